@@ -240,11 +240,13 @@ impl Github {
             installation,
             now: checked_at,
         };
-        read.vouch = Some(crate::vouch::read(&client, &lists, repo, &vouch).await);
-        read.reviewers = Some(
-            self.read_reviewers(&client, repo, &read, installation)
-                .await,
+        // Side by side, as in a full read of the settings.
+        let (vouch, reviewers) = tokio::join!(
+            crate::vouch::read(&client, &lists, repo, &vouch),
+            self.read_reviewers(&client, repo, &read, installation),
         );
+        read.vouch = Some(vouch);
+        read.reviewers = Some(reviewers);
         read
     }
 
@@ -382,12 +384,9 @@ impl Github {
             reviewers: None,
             checked_at,
         };
-        if !matches!(read.news, ConfigNews::Unchanged | ConfigNews::Unreadable) {
-            // Which of the labels the settings name the repository lacks, read with the settings.
-            let names = read.settings().config.labels;
-            read.labels =
-                Some(crate::repo_labels::check(&client, self.app.etags(), repo, &names).await);
-        }
+        // Which of the labels the settings name the repository lacks, read with new settings.
+        let labels_due = !matches!(read.news, ConfigNews::Unchanged | ConfigNews::Unreadable);
+        let names = read.settings().config.labels;
         // The vouch lists, read with the settings (conditionally: an unchanged list costs a 304).
         let vouch = read.settings().config.vouch;
         let known = match lists_pushed {
@@ -404,11 +403,23 @@ impl Github {
             installation,
             now: checked_at,
         };
-        read.vouch = Some(crate::vouch::read(&client, &lists, repo, &vouch).await);
-        read.reviewers = Some(
-            self.read_reviewers(&client, repo, &read, installation)
-                .await,
+        // The labels, the vouch lists and the listed reviewers' accounts depend on the settings
+        // and not on each other: they are read side by side, so that a repository's first
+        // delivery waits for GitHub once for all three (GitHub allows 100 requests at once).
+        let labels = async {
+            if !labels_due {
+                return None;
+            }
+            Some(crate::repo_labels::check(&client, self.app.etags(), repo, &names).await)
+        };
+        let (labels, vouch, reviewers) = tokio::join!(
+            labels,
+            crate::vouch::read(&client, &lists, repo, &vouch),
+            self.read_reviewers(&client, repo, &read, installation),
         );
+        read.labels = labels;
+        read.vouch = Some(vouch);
+        read.reviewers = Some(reviewers);
         read
     }
 
