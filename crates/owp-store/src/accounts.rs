@@ -28,7 +28,8 @@ pub struct AccountToRead {
     pub account_id: Option<i64>,
 }
 
-/// The GitHub accounts the pool has seen: their kept facts and those due to be read again ([`Store::accounts`]).
+/// The GitHub accounts the pool has seen: their kept facts and those due to be read again
+/// ([`Store::accounts`]).
 pub struct Accounts<'s> {
     store: &'s Store,
 }

@@ -30,7 +30,8 @@ pub enum Idempotency {
     Interrupted,
 }
 
-/// The requests that carried an `Idempotency-Key`, and their stored responses ([`Store::idempotency_keys`]).
+/// The requests that carried an `Idempotency-Key`, and their stored responses
+/// ([`Store::idempotency_keys`]).
 pub struct IdempotencyKeys<'s> {
     store: &'s Store,
 }

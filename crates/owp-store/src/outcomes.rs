@@ -15,7 +15,8 @@ use crate::domain::outcomes::RepoOutcomes;
 /// Tools listed per leaderboard row, the most used first.
 pub const MAX_TOOLS_PER_WORKER: usize = 5;
 
-/// What the pool's work came to: pull requests merged and closed, by tool and by repository ([`Store::outcomes`]).
+/// What the pool's work came to: pull requests merged and closed, by tool and by repository
+/// ([`Store::outcomes`]).
 pub struct Outcomes<'s> {
     store: &'s Store,
 }

@@ -254,7 +254,8 @@ impl Store {
     }
 }
 
-/// The workers' contacts this process noted and has yet to write (see the module docs) ([`Store::contacts`]).
+/// The workers' contacts this process noted and has yet to write (see the module docs)
+/// ([`Store::contacts`]).
 pub struct Contacts<'s> {
     store: &'s Store,
 }

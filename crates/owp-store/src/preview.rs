@@ -48,7 +48,8 @@ pub struct Preview {
 /// What a reason says instead of a task the worker could not see.
 pub const ANOTHER_TASK: &str = "another task";
 
-/// What a claim would give a worker, and a task as that worker would see it, without taking anything ([`Store::previews`]).
+/// What a claim would give a worker, and a task as that worker would see it, without taking
+/// anything ([`Store::previews`]).
 pub struct Previews<'s> {
     store: &'s Store,
 }

@@ -48,7 +48,8 @@ pub struct LoginAsk {
 /// The most logins one statement looks up.
 const LOGINS_PER_STATEMENT: usize = 500;
 
-/// What GitHub answered the App, kept so that it is not asked again: pull requests, logins and conditional requests' validators ([`Store::known_answers`]).
+/// What GitHub answered the App, kept so that it is not asked again: pull requests, logins and
+/// conditional requests' validators ([`Store::known_answers`]).
 pub struct KnownAnswers<'s> {
     pub(crate) store: &'s Store,
 }

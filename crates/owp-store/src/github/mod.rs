@@ -47,7 +47,8 @@ pub mod write_pacing;
 use crate::engine::checked::{checked_read, checked_write};
 use crate::{Store, StoreError};
 
-/// The App's inbox and outbox taken together: what is pending, when it is due, and the rows a stopping process gives back ([`Store::github_backlog`]).
+/// The App's inbox and outbox taken together: what is pending, when it is due, and the rows a
+/// stopping process gives back ([`Store::github_backlog`]).
 pub struct GithubBacklog<'s> {
     store: &'s Store,
 }

@@ -10,8 +10,8 @@ use crate::{HOUR_MS, Store, StoreError, WriteTx};
 pub const WRITES_PER_MINUTE: i64 = 80;
 
 /// … and at most this many per hour (GitHub's secondary limit is 500). A write counts from its
-/// reservation until GitHub answered it ([`InstallationPacingTx::settled`]), so in no hour does GitHub,
-/// which counts a write when it arrives, see more than the log.
+/// reservation until GitHub answered it ([`InstallationPacingTx::settled`]), so in no hour does
+/// GitHub, which counts a write when it arrives, see more than the log.
 pub const WRITES_PER_HOUR: i64 = 500;
 
 /// Replies and reactions leave this many writes of each minute, and four times as many of each
@@ -98,7 +98,8 @@ impl WritePacing {
     }
 }
 
-/// How fast the App may write to each installation, and the back-off after GitHub's limits ([`Store::pacing`]).
+/// How fast the App may write to each installation, and the back-off after GitHub's limits
+/// ([`Store::pacing`]).
 pub struct InstallationPacing<'s> {
     store: &'s Store,
 }
@@ -147,7 +148,8 @@ impl InstallationPacing<'_> {
     }
 }
 
-/// An installation's write budget, taken and settled inside a caller's write transaction ([`WriteTx::pacing`]).
+/// An installation's write budget, taken and settled inside a caller's write transaction
+/// ([`WriteTx::pacing`]).
 pub struct InstallationPacingTx<'t> {
     tx: &'t mut WriteTx,
 }
