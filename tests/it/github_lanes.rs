@@ -689,15 +689,7 @@ async fn applied_per_second_while_github_answers_in_100_ms() {
                 send_to(&story, addr, "issues", p).await;
             }
             wait_for("every delivery applied", || async {
-                story
-                    .running()
-                    .store
-                    .github_backlog()
-                    .counts()
-                    .await
-                    .unwrap()
-                    .0
-                    == 0
+                story.pending_deliveries().await == 0
             })
             .await;
             let took = started.elapsed();

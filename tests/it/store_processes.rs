@@ -251,25 +251,38 @@ async fn a_delivery_is_stored_while_transactions_hold_the_shared_pool() {
     db.store.close().await;
 }
 
+/// A connection of the test's own to the PostgreSQL database at `url`.
+async fn connect_postgres(url: &str) -> sqlx::postgres::PgConnection {
+    use sqlx::Connection;
+    sqlx::postgres::PgConnection::connect(url).await.unwrap()
+}
+
+/// Whether `table` of the current schema was analyzed by an `ANALYZE` statement (autovacuum
+/// sets `last_autoanalyze` instead, never `last_analyze`).
+async fn analyzed_by_hand(c: &mut sqlx::postgres::PgConnection, table: &str) -> bool {
+    sqlx::query_scalar(
+        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables \
+         WHERE relname = $1 AND schemaname = current_schema()",
+    )
+    .bind(table)
+    .fetch_one(c)
+    .await
+    .unwrap()
+}
+
 /// PostgreSQL: an import of a thousand tasks into a fresh pool has `tasks` analyzed before the
 /// import returns, so the claims that follow are planned against what it wrote
 /// (`engine::statistics`, `Store::after_bulk_change`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_import_has_the_tasks_analyzed_before_it_returns() {
-    use sqlx::Connection;
     let Some(db) = TestDb::postgres(fast_timing()).await else {
         return;
     };
-    let mut c = sqlx::postgres::PgConnection::connect(&db.url)
-        .await
-        .unwrap();
-    let analyzed = "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables \
-                    WHERE relname = 'tasks' AND schemaname = current_schema()";
-    let before: bool = sqlx::query_scalar(analyzed)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert!(!before, "fresh tasks were never analyzed by hand");
+    let mut c = connect_postgres(&db.url).await;
+    assert!(
+        !analyzed_by_hand(&mut c, "tasks").await,
+        "fresh tasks were never analyzed by hand"
+    );
     repo(&db.store, "big/one", 5, false).await;
     let tasks: Vec<TaskInput> = (0..1_000).map(|i| task(&format!("t{i}"))).collect();
     db.store
@@ -277,11 +290,10 @@ async fn a_large_import_has_the_tasks_analyzed_before_it_returns() {
         .import("big/one", &tasks, "admin")
         .await
         .unwrap();
-    let after: bool = sqlx::query_scalar(analyzed)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert!(after, "the import analyzed the tasks it wrote");
+    assert!(
+        analyzed_by_hand(&mut c, "tasks").await,
+        "the import analyzed the tasks it wrote"
+    );
     db.store.close().await;
 }
 
@@ -290,20 +302,14 @@ async fn a_large_import_has_the_tasks_analyzed_before_it_returns() {
 /// otherwise keep a plan made for an empty inbox (`engine::statistics`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_deliveries_has_the_inbox_analyzed_within_seconds() {
-    use sqlx::Connection;
     let Some(db) = TestDb::postgres(fast_timing()).await else {
         return;
     };
-    let mut c = sqlx::postgres::PgConnection::connect(&db.url)
-        .await
-        .unwrap();
-    let analyzed = "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables \
-                    WHERE relname = 'gh_deliveries' AND schemaname = current_schema()";
-    let before: bool = sqlx::query_scalar(analyzed)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    assert!(!before, "a fresh inbox was never analyzed by hand");
+    let mut c = connect_postgres(&db.url).await;
+    assert!(
+        !analyzed_by_hand(&mut c, "gh_deliveries").await,
+        "a fresh inbox was never analyzed by hand"
+    );
     let lane = owp::store::github::inbox::DeliveryLane {
         installation: Some(7),
         repo: Some(70),
@@ -323,11 +329,7 @@ async fn a_burst_of_deliveries_has_the_inbox_analyzed_within_seconds() {
     // ten; the keeper looks every second.
     let deadline = Instant::now() + Duration::from_secs(25);
     loop {
-        let done: bool = sqlx::query_scalar(analyzed)
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        if done {
+        if analyzed_by_hand(&mut c, "gh_deliveries").await {
             break;
         }
         assert!(

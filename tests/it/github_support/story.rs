@@ -333,14 +333,7 @@ impl Story {
         );
         let deadline = std::time::Instant::now() + SETTLE;
         loop {
-            let (deliveries, _) = self
-                .running()
-                .store
-                .github_backlog()
-                .counts()
-                .await
-                .unwrap();
-            if deliveries == 0 {
+            if self.pending_deliveries().await == 0 {
                 return;
             }
             assert!(
@@ -349,6 +342,18 @@ impl Story {
             );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+    }
+
+    /// How many deliveries the running server's inbox has not applied yet.
+    pub async fn pending_deliveries(&self) -> i64 {
+        let (deliveries, _) = self
+            .running()
+            .store
+            .github_backlog()
+            .counts()
+            .await
+            .unwrap();
+        deliveries
     }
 
     fn remember(&self, number: u64) {
