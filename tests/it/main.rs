@@ -6,7 +6,7 @@
 //! commands; `store_*` the store on both databases; `pg_replicas` several processes on one
 //! PostgreSQL database; `crash` a server killed in the middle of claiming. Shared harnesses:
 //! `support` (servers and clients), `github_support` (the fake GitHub and its stories),
-//! `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`, `worker_agent_rig` (the agent
+//! `pg_scratch` and `sqlite_scratch` (scratch databases of this build's schema), `tampering_proxy`, `worker_agent_rig` (the agent
 //! hand-off's git repository, fake agent and fake `gh`); `reviewed` checks what people
 //! read against the snapshots in `snapshots/`.
 //!
@@ -17,6 +17,7 @@ mod pg_scratch;
 mod pg_shared;
 mod reviewed;
 mod services;
+mod sqlite_scratch;
 mod support;
 mod tampering_proxy;
 

@@ -29,6 +29,7 @@ pub(crate) struct TestDb {
 impl TestDb {
     pub(crate) async fn sqlite(timing: Timing) -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
+        crate::sqlite_scratch::migrated_copy(&dir.path().join("owp.db")).await;
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
         let store = Store::open(&url, timing).await.expect("open sqlite");
         TestDb {

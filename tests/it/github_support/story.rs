@@ -214,6 +214,9 @@ impl Story {
         } else {
             None
         };
+        if database.is_none() {
+            crate::sqlite_scratch::migrated_copy(&config.db).await;
+        }
         config.database_url = database.as_ref().map(|(url, _)| url.clone());
         config.github.github_app_id = Some(fake.app_id());
         config.github.github_private_key = Some(Secret::new(TEST_APP_KEY));

@@ -44,7 +44,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The database a test server uses.
 #[derive(Clone, Debug)]
 pub enum TestDatabase {
-    /// An SQLite file (created by the server with its schema).
+    /// An SQLite file (a copy of the migrated template, or one the server creates).
     Sqlite(PathBuf),
     /// A fresh PostgreSQL database `name` at `url`, created through `server_url`.
     Postgres {
@@ -55,12 +55,16 @@ pub enum TestDatabase {
 }
 
 impl TestDatabase {
-    /// The hook choosing the backend: PostgreSQL when `OWP_TEST_DATABASE_URL` is set, otherwise an
-    /// SQLite file inside `dir`.
+    /// The hook choosing the backend: PostgreSQL when `OWP_TEST_DATABASE_URL` is set, otherwise a
+    /// migrated SQLite file inside `dir` (`sqlite_scratch`).
     pub async fn from_env(dir: &Path) -> TestDatabase {
         match std::env::var(TEST_DATABASE_URL_VAR) {
             Ok(url) if !url.trim().is_empty() => fresh_postgres_database(url.trim()).await,
-            _ => TestDatabase::Sqlite(dir.join("owp.db")),
+            _ => {
+                let path = dir.join("owp.db");
+                crate::sqlite_scratch::migrated_copy(&path).await;
+                TestDatabase::Sqlite(path)
+            }
         }
     }
 
