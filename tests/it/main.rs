@@ -6,9 +6,9 @@
 //! commands; `store_*` the store on both databases; `pg_replicas` several processes on one
 //! PostgreSQL database; `crash` a server killed in the middle of claiming. Shared harnesses:
 //! `support` (servers and clients), `github_support` (the fake GitHub and its stories),
-//! `pg_scratch` and `sqlite_scratch` (scratch databases of this build's schema), `tampering_proxy`, `worker_agent_rig` (the agent
-//! hand-off's git repository, fake agent and fake `gh`); `reviewed` checks what people
-//! read against the snapshots in `snapshots/`.
+//! `pg_scratch` and `sqlite_scratch` (scratch databases of this build's schema),
+//! `tampering_proxy`, `worker_agent_rig` (the agent hand-off's git repository, fake agent and fake
+//! `gh`); `reviewed` checks what people read against the snapshots in `snapshots/`.
 //!
 //! Run one area with `cargo test --test it api_leases`, one test by its name.
 

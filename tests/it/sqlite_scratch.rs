@@ -8,8 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use sqlx::Connection;
+
+use crate::pg_scratch;
 
 /// Copies the migrated template into `to` (which must not exist yet), building the template
 /// first if this run has none.
@@ -30,23 +31,17 @@ pub async fn migrated_copy(to: &Path) {
 /// the rename that publishes it is atomic, so a template that exists is whole.
 async fn template() -> PathBuf {
     let migrator = sqlx::migrate!("migrations/sqlite");
-    let mut digest = Sha256::new();
-    for m in migrator.iter() {
-        digest.update(m.version.to_le_bytes());
-        digest.update(&m.checksum);
-    }
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let name = format!(
-        "owp-sqlite-template-{}",
-        &hex::encode(digest.finalize())[..20]
-    );
+    let name = format!("owp-sqlite-template-{}", pg_scratch::digest(&migrator));
     let path = dir.join(format!("{name}.db"));
     if path.exists() {
         return path;
     }
     std::fs::create_dir_all(dir).expect("the tests' scratch directory");
     let building = dir.join(format!("{name}-{}.building", uuid::Uuid::new_v4().simple()));
-    owner_only(&building);
+    // Owner-only, as the store creates a new database file (a copy keeps the permissions).
+    owp::store::backup::create_owner_only(&building)
+        .unwrap_or_else(|e| panic!("creating {}: {e}", building.display()));
     let url = format!("sqlite://{}", building.display());
     let mut conn = sqlx::SqliteConnection::connect(&url)
         .await
@@ -68,16 +63,4 @@ async fn template() -> PathBuf {
         );
     }
     path
-}
-
-/// Creates `path` empty and readable by its owner only, as the store creates a new database file
-/// (a copy keeps the template's permissions).
-fn owner_only(path: &Path) {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
 }

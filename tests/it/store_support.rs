@@ -29,8 +29,9 @@ pub(crate) struct TestDb {
 impl TestDb {
     pub(crate) async fn sqlite(timing: Timing) -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        crate::sqlite_scratch::migrated_copy(&dir.path().join("owp.db")).await;
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let path = dir.path().join("owp.db");
+        crate::sqlite_scratch::migrated_copy(&path).await;
+        let url = format!("sqlite://{}?mode=rwc", path.display());
         let store = Store::open(&url, timing).await.expect("open sqlite");
         TestDb {
             store,

@@ -49,12 +49,7 @@ async fn create_from(server_url: &str, prefix: &str, template: Option<&str>) -> 
 /// template cannot be copied).
 async fn template(server_url: &str) -> String {
     let migrator = sqlx::migrate!("migrations/postgres");
-    let mut digest = Sha256::new();
-    for m in migrator.iter() {
-        digest.update(m.version.to_le_bytes());
-        digest.update(&m.checksum);
-    }
-    let name = format!("owp_template_{}", &hex::encode(digest.finalize())[..20]);
+    let name = format!("owp_template_{}", digest(&migrator));
     let mut conn = connect(server_url).await;
     run(&mut conn, "SELECT pg_advisory_lock(7143001)").await;
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
@@ -106,6 +101,17 @@ async fn template(server_url: &str) -> String {
     run(&mut conn, "SELECT pg_advisory_unlock(7143001)").await;
     let _ = conn.close().await;
     name
+}
+
+/// 20 hex digits of a digest of every migration's version and checksum: the name of a template
+/// of `migrator`'s schema (here and in `sqlite_scratch`), which a changed migration changes.
+pub fn digest(migrator: &sqlx::migrate::Migrator) -> String {
+    let mut digest = Sha256::new();
+    for m in migrator.iter() {
+        digest.update(m.version.to_le_bytes());
+        digest.update(&m.checksum);
+    }
+    hex::encode(digest.finalize())[..20].to_string()
 }
 
 async fn connect(server_url: &str) -> PgConnection {
