@@ -4,7 +4,7 @@
 //! Checks: the database opens and takes writes; an admin token is set (or, on a maintainer's
 //! machine, their sign-in with GitHub still works); the metrics token (if any) is long and not
 //! the admin token; whether public boards are on; the GitHub App's credentials parse and GitHub
-//! accepts them (`GET /app` signed with the App JWT of each key given, see [`github_app`]); the
+//! accepts them (`GET /app` signed with the App JWT of each key given, see [`github_app()`]); the
 //! webhook secret is present; the public URL answers `/healthz`. Exit status 1 when a required check
 //! fails; warnings and skipped (optional) checks do not fail.
 

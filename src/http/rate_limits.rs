@@ -592,6 +592,8 @@ async fn valid_credential(
 /// One use of the limit `name` counted in the database ([`SharedLimits::take`]): `Some`
 /// (how long to wait, and why) when it is refused, or when the database does not answer (fail
 /// closed).
+///
+/// [`SharedLimits::take`]: crate::store::shared_limits::SharedLimits::take
 async fn shared(
     store: &Store,
     name: &str,

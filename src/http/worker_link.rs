@@ -2,7 +2,7 @@
 //! contract's section 14): `POST /v1/workers/link/device` starts a flow bound to the calling
 //! worker, `POST /v1/workers/link/device/token` polls it and, once the person approved on GitHub,
 //! reads who they are (`GET /user`), drops their token and links the worker to their account id
-//! ([`PersonLinksTx::link_worker`](crate::store::PersonLinksTx::link_worker), the step every proof ends
+//! ([`PersonLinksTx::link_worker`], the step every proof ends
 //! in). Served only while both the GitHub App and its OAuth client are configured.
 //!
 //! A flow is the worker's alone (another worker's poll finds nothing), one at a time, and apart
@@ -10,6 +10,8 @@
 //! maintainer's never links a worker. Each route is limited per address (with the sign-in
 //! routes) and per worker, and a poll reaches GitHub at most once per the flow's interval. No
 //! token or code is logged, stored in the clear, or echoed.
+//!
+//! [`PersonLinksTx::link_worker`]: crate::store::github::worker_links::PersonLinksTx::link_worker
 
 use std::sync::Arc;
 

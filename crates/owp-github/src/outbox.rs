@@ -343,6 +343,8 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 /// reserved for it in the installation's pace ([`OutboxRow::write_at`]), noting in `sent` when
 /// it went out; the transaction that ends the row counts the write from GitHub's answer
 /// ([`InstallationPacingTx::settled`]).
+///
+/// [`InstallationPacingTx::settled`]: owp_store::github::write_pacing::InstallationPacingTx::settled
 async fn paced<T>(
     row: &OutboxRow,
     sent: &mut Option<i64>,

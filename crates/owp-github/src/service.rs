@@ -84,6 +84,8 @@ pub struct Github {
     /// Outbox rows may be due.
     pub(crate) outbox_wake: Notify,
     /// A background job finished a step (wakes [`GithubHandle::wait_idle`]).
+    ///
+    /// [`GithubHandle::wait_idle`]: crate::GithubHandle::wait_idle
     pub(crate) progress: Notify,
     /// The one way to ask GitHub what a person may do on a repository.
     pub(crate) permissions: Arc<crate::permissions::Permissions>,

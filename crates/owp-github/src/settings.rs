@@ -51,7 +51,7 @@ pub struct GithubConfig {
     #[arg(long, env = "GITHUB_CLIENT_SECRET", hide_env_values = true)]
     pub github_client_secret: Option<Secret>,
     /// GitHub's web address, the base of `/login/oauth/…` and `/login/device/…` [default: taken
-    /// from GITHUB_API_URL: https://github.com for api.github.com, https://HOST for a GitHub
+    /// from GITHUB_API_URL: <https://github.com> for api.github.com, https://HOST for a GitHub
     /// Enterprise Server at https://HOST/api/v3].
     #[arg(long, env = "GITHUB_WEB_URL")]
     pub github_web_url: Option<String>,

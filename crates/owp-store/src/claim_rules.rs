@@ -1,6 +1,6 @@
 //! The scheduling rules of a claim as SQL fragments, shared by both backends' claim statements
-//! ([`crate::leases::sqlite_batch`], [`crate::leases::postgres_statement`]), which the named claim
-//! ([`crate::leases::named_claim`]) runs too, narrowed to its task ([`Pick`]), and by the preview: a rule
+//! (`leases/sqlite_batch.rs`, [`crate::leases::postgres_statement`]), which the named claim
+//! (`leases/named_claim.rs`) runs too, narrowed to its task ([`Pick`]), and by the preview: a rule
 //! changed here changes for every claim.
 
 pub(crate) mod person_sql;
@@ -447,6 +447,8 @@ pub(crate) fn merged_count(worker: &str) -> String {
 /// that ended without a pull request (given back, released by comment, expired: the lease's
 /// outcome) within the repository's `cooldown_hours` before the claim's instant (`hour` plus an
 /// hour), as the `FROM … WHERE …` of a query over `cl` (the partial index of migration 0034).
+///
+/// [`person`]: crate::composed::persons::person
 fn recent_ends(worker: &str, hour: &str) -> String {
     format!(
         "FROM leases cl WHERE {} AND cl.repo_id = r.id \

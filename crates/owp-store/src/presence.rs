@@ -232,6 +232,8 @@ impl Store {
     /// A request of `worker` at `now` (ms): when it is online (by its row and the contacts this
     /// process knows), its contact is noted and `worker` carries it; false when it is offline
     /// (the caller writes its coming back, see [`Workers::contact`]).
+    ///
+    /// [`Workers::contact`]: crate::workers::Workers::contact
     pub(super) fn note_contact_if_online(&self, worker: &mut WorkerRow, now: i64) -> bool {
         let cell = self.presence.cell(&worker.id);
         noted(&cell, worker, now, self.timing.heartbeat_ttl_ms)

@@ -7,7 +7,7 @@
 //! under locks (the trigger `proposals_limit` of migrations 0037 and 0039). A person is one
 //! proposer whether they propose by comment (their implicit worker) or through a worker linked
 //! to their login. A task that leaves `ready` ends its open proposals by a trigger of the same
-//! migration, whichever path moves it; the sweep ([`Store::sweep_proposals`]) ends those past
+//! migration, whichever path moves it; the sweep ([`Proposals::sweep`]) ends those past
 //! their days and records the audit event of every end a trigger wrote. An approval is the
 //! named claim ([`WriteTx::claim_task`]) of the proposer, in the transaction that approves, so
 //! every other rule is the claim statement's own.
@@ -17,6 +17,8 @@
 //! holds (`write.rs`, `persons.rs`). Their fixed statements are `sql/proposals/`; the insert,
 //! the scorecard and the denounced proposers' list join the claim's rules about the person,
 //! composed at run time.
+//!
+//! [`Proposals::sweep`]: crate::proposals::Proposals::sweep
 
 mod persons;
 mod read;

@@ -10,7 +10,7 @@
 //! - [`acp`]: the agent driven over the Agent Client Protocol (`--acp`).
 //! - [`plan_first`]: a plan proposed before the work, where a repository asks for one.
 //! - [`pr`]: the pull request, opened with the person's `gh`.
-//! - [`env`]: the environment the agent and the pool's commands get (an allow-list).
+//! - [`mod@env`]: the environment the agent and the pool's commands get (an allow-list).
 //! - [`approve`]: showing the pool's commands and asking before they run.
 //! - [`redact`]: what a failure tells the pool (no command line, secrets masked).
 

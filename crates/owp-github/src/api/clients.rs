@@ -8,6 +8,8 @@ use octocrab::Octocrab;
 /// The installation of each installation client, by the client's address (clients are kept
 /// and handed out again by [`GithubApp::installation`]): the rate limit an answer reports is
 /// that installation's.
+///
+/// [`GithubApp::installation`]: crate::api::app::installation
 static CLIENTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<usize, i64>>> =
     std::sync::LazyLock::new(Default::default);
 /// A bound on [`CLIENTS`] (each installation's client is one entry).

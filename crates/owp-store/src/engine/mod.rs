@@ -20,6 +20,8 @@
 //! - [`columns`]: reading a row's columns by name, whichever connection returned it.
 //!
 //! Each file is named for what it holds, and a file that serves SQLite only says so in its name.
+//!
+//! [`columns`]: crate::columns
 
 pub(crate) mod checked;
 pub mod pool;

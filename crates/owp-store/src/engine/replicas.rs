@@ -34,12 +34,14 @@
 //! After local commits, a small task sends `NOTIFY owp_changes` (at most every
 //! [`NOTIFY_EVERY`], outside the write transactions: a `NOTIFY` inside a transaction takes a
 //! cluster-wide lock at commit and would serialise every writer). Every process `LISTEN`s and wakes
-//! its waiters ([`Store::changed`]), which re-read the horizon. Long polls and SSE streams on one
-//! replica therefore see changes made through another within tens of milliseconds; the periodic
-//! poll of the event log remains as the fallback if a notification is lost. The same
+//! its waiters ([`EmptyClaims::changed`]), which re-read the horizon. Long polls and SSE streams on
+//! one replica therefore see changes made through another within tens of milliseconds; the
+//! periodic poll of the event log remains as the fallback if a notification is lost. The same
 //! notifications tell the others to forget the workers they remember by token after a change of
 //! a worker's credentials, and a quiet notifier pings itself, so that a process knows whether its
 //! listener hears everything (see [`crate::known_workers`]).
+//!
+//! [`EmptyClaims::changed`]: crate::leases::empty_claims::EmptyClaims::changed
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};

@@ -6,6 +6,8 @@
 //! These rows live apart from a maintainer's sign-in (`signin_flows`): nothing here reads that
 //! table and nothing of sign-in reads this one, so a device code of one kind is unknown to the
 //! other. GitHub's device code arrives here as a digest only (the caller hashes it).
+//!
+//! [`PersonLinksTx::link_worker`]: super::worker_links::PersonLinksTx::link_worker
 
 use crate::engine::checked::{checked_in_tx, checked_write};
 use crate::signin::DevicePoll;

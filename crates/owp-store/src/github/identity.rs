@@ -102,6 +102,8 @@ impl RepoIdentityTx<'_> {
     /// pending comments follow the issue. False (nothing changed) when the new key is taken.
     /// The live figures of both repositories are corrected by the caller
     /// ([`InstallationsTx::recount_repo`]).
+    ///
+    /// [`InstallationsTx::recount_repo`]: super::installations::InstallationsTx::recount_repo
     pub async fn move_task(
         &mut self,
         task: &TaskRow,

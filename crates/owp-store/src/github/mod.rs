@@ -26,6 +26,8 @@
 //! `applied` mark) is written with the change it belongs to; the free functions that take a
 //! connection serve both [`WriteTx`] and the outbox's commit step ([`on_commit`]), which only has
 //! the connection.
+//!
+//! [`WriteTx`]: crate::WriteTx
 
 pub mod claims;
 pub mod device_links;

@@ -290,6 +290,8 @@ impl Outbox<'_> {
     /// in order), a status comment only for an older status row, and every row while its
     /// installation is rate-limited or suspended. Each row is claimed with a conditional update,
     /// so with several replicas exactly one sends it.
+    ///
+    /// [`InstallationPacingTx::take`]: super::write_pacing::InstallationPacingTx::take
     pub async fn claim(
         &self,
         runner: &str,
@@ -342,6 +344,8 @@ impl Outbox<'_> {
     /// row, `revision` must still be the row's: when the task changed meanwhile, the row stays
     /// pending (and is sent again) and false is returned. The row's reserved write is settled in
     /// the same transaction ([`InstallationPacingTx::settled`]).
+    ///
+    /// [`InstallationPacingTx::settled`]: super::write_pacing::InstallationPacingTx::settled
     pub async fn sent(
         &self,
         row: &OutboxRow,

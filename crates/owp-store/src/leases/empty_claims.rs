@@ -27,7 +27,9 @@
 //! none, that is remembered for the version too: every worker's claim then finds nothing at once,
 //! the first one of each worker included — provided the request's row says it holds no task and
 //! its counters are current ([`WorkerRow::fresh`]), since a lease an approval gave it is taken
-//! from no candidate and is returned first ([`crate::Store::approved_lease`]).
+//! from no candidate and is returned first ([`Proposals::approved_lease`]).
+//!
+//! [`Proposals::approved_lease`]: crate::proposals::Proposals::approved_lease
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

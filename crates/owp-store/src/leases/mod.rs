@@ -42,6 +42,8 @@
 //!
 //! The plain paths' files are named for their backend and their shape: a batch of statements in
 //! one round trip on SQLite, one statement on PostgreSQL.
+//!
+//! [`WriteTx::claim_task`]: crate::WriteTx::claim_task
 
 /// How long what GitHub said of a permission counts for a claim.
 pub use crate::claim_rules::MAINTAINER_ANSWER_MS;
@@ -242,6 +244,8 @@ fn github_task_repo(task: &TaskRow) -> Option<&str> {
 }
 
 /// What [`LeasesTx::apply_move`] decided before writing (shared by both backends' code).
+///
+/// [`LeasesTx::apply_move`]: transitions::LeasesTx::apply_move
 pub(super) struct MovePlan {
     pub leaving_lease: bool,
     /// What the move does to the task's holder: a merge of a pull request its holder did not

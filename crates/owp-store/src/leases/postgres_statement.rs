@@ -89,6 +89,8 @@ impl Store {
     /// A claim in a transaction of its own (see [`LeasesTx::claim`]), with the instant the worker
     /// was marked seen. On PostgreSQL the statement commits by itself when no hook has to join
     /// it and the worker was online (no `worker.online` event has to join it either).
+    ///
+    /// [`LeasesTx::claim`]: crate::leases::transitions::LeasesTx::claim
     pub(super) async fn claim_alone(
         &self,
         worker: &WorkerRow,
@@ -354,6 +356,9 @@ fn no_worker() -> StoreError {
 /// refused to this worker, or locked by another transaction, and the next worker starts where
 /// this one did. The pick is the same as from the queue's head, and the tasks taken before it
 /// cost no visit.
+///
+/// [`switched_off`]: crate::claim_rules::switched_off
+/// [`OFFER_KEY`]: crate::claim_rules::OFFER_KEY
 pub(super) async fn claim_statement<'c>(
     conn: impl Executor<'c, Database = Any>,
     timing: &Timing,

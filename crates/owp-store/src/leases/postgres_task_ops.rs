@@ -389,6 +389,8 @@ fn plain_move(
 /// has `touch` is marked seen. It answers for each move in order; `None` where the condition
 /// does not hold (nothing was written for it). Lock order: the workers' rows in id order, the
 /// tasks, then the repositories in id order (the counters read `moved`, so they run after it).
+///
+/// [`LeasesTx::apply_move`]: crate::leases::transitions::LeasesTx::apply_move
 async fn move_statement<'c>(
     conn: impl Executor<'c, Database = Any>,
     shape: MoveShape,

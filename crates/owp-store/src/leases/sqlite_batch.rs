@@ -114,6 +114,8 @@ impl WriteTx {
     /// eligible task, count it against the repository budget and the worker's capacity, record
     /// the lease and its audit event, read the task back, commit.
     /// A named pick ([`Pick::Named`]) runs inside the caller's transaction, which goes on after it.
+    ///
+    /// [`LeasesTx::claim`]: crate::leases::transitions::LeasesTx::claim
     pub(super) async fn claim_batched(
         &mut self,
         seen: &WorkerRow,
@@ -219,6 +221,8 @@ impl WriteTx {
     /// (`changes() = 1`), the task read back, and the commit. If the move finds nothing to do,
     /// nothing was written and the general [`LeasesTx::ack`] decides (an idempotent ack, an
     /// expiry, an error), in a transaction of its own if this one has already committed.
+    ///
+    /// [`LeasesTx::ack`]: crate::leases::transitions::LeasesTx::ack
     pub(super) async fn ack_batched(
         &mut self,
         worker_id: &str,
@@ -296,6 +300,9 @@ impl WriteTx {
     /// of its lease, then the general rules and [`LeasesTx::apply_move`], itself batched. The
     /// second value says whether `worker_id` holds the task under a lease that is plainly alive
     /// (not ended, deadline ahead); anything else goes through [`LeasesTx::held`].
+    ///
+    /// [`LeasesTx::apply_move`]: crate::leases::transitions::LeasesTx::apply_move
+    /// [`LeasesTx::held`]: crate::leases::transitions::LeasesTx::held
     pub(super) async fn read_for_move(
         &mut self,
         worker_id: &str,
@@ -340,6 +347,8 @@ impl WriteTx {
     /// changed since the caller read it, the update finds nothing and the request fails, rolling
     /// back. `commit` (only for a task read in this transaction, which then cannot have changed)
     /// commits in the same round trip.
+    ///
+    /// [`LeasesTx::apply_move`]: crate::leases::transitions::LeasesTx::apply_move
     pub(super) async fn apply_move_batched(
         &mut self,
         task: &TaskRow,
@@ -461,6 +470,8 @@ pub(super) fn read_part(task_id: &str) -> Part {
 
 /// Marks a worker seen (see [`WorkersTx::mark_seen`]); the caller records its `worker.online`
 /// event if it was offline.
+///
+/// [`WorkersTx::mark_seen`]: crate::workers::WorkersTx::mark_seen
 pub(super) fn seen_part(worker_id: &str, now: i64) -> Part {
     let id = worker_id.to_string();
     Part {

@@ -124,7 +124,10 @@ impl WorkerOps<'_> {
     /// ([`super::empty_claims`]): the next claim of the worker's person with the same shape (of
     /// any worker of theirs) meanwhile finds nothing at once.
     /// A lease an approval gave the worker and that it has not acknowledged is returned first
-    /// ([`Store::approved_lease`]), before any other task is taken.
+    /// ([`Proposals::approved_lease`]), before any other task is taken.
+    ///
+    /// [`LeasesTx::claim`]: crate::leases::transitions::LeasesTx::claim
+    /// [`Proposals::approved_lease`]: crate::proposals::Proposals::approved_lease
     pub async fn claim(self, worker: &WorkerRow) -> Result<(Option<Lease>, i64), StoreError> {
         let start = crate::now_ms();
         if self.store.empty_claims.nothing_for(worker, start) {
@@ -173,12 +176,16 @@ impl WorkerOps<'_> {
     }
 
     /// `ack` of `worker`'s lease (see [`LeasesTx::ack`]).
+    ///
+    /// [`LeasesTx::ack`]: crate::leases::transitions::LeasesTx::ack
     pub async fn ack(self, worker: &WorkerRow, lease_id: &str) -> Result<TaskRow, StoreError> {
         let op = TaskOp::Ack(lease_id.to_string());
         self.task_op_for(worker, op).await
     }
 
     /// A status update by the worker holding the task (see [`LeasesTx::worker_status`]).
+    ///
+    /// [`LeasesTx::worker_status`]: crate::leases::transitions::LeasesTx::worker_status
     pub async fn status(
         self,
         worker: &WorkerRow,
