@@ -6,7 +6,7 @@
 use super::Db;
 
 /// What an installation's log says of its writes: `(in the last minute, the oldest of them, in
-/// the last hour, the oldest of them, when the newest was sent, until when one is in flight)`.
+/// the last hour, the oldest of them, the newest, until when one is in flight)`.
 pub type WriteCounts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
 
 writes! {

@@ -471,16 +471,23 @@ async fn two_stores() -> (tempfile::TempDir, owp::store::Store, owp::store::Stor
     (dir, a, b)
 }
 
-#[tokio::test]
-async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
-    use owp::store::github::write_pacing::WritePacing;
-    let (_dir, store, other) = two_stores().await;
+/// [`two_stores`] of a database that knows installation 1 (`octo-org`).
+async fn two_stores_of_one_installation()
+-> (tempfile::TempDir, owp::store::Store, owp::store::Store) {
+    let (dir, store, other) = two_stores().await;
     let mut tx = store.begin().await.unwrap();
     tx.installations()
         .upsert(1, "octo-org", false)
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    (dir, store, other)
+}
+
+#[tokio::test]
+async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
+    use owp::store::github::write_pacing::WritePacing;
+    let (_dir, store, other) = two_stores_of_one_installation().await;
     // Two writes an "hour" of 10 s, which may overlap.
     let pacing = WritePacing {
         per_minute: 80,
@@ -508,6 +515,30 @@ async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
     assert!(
         until >= first + 30 + 10_001 && until <= answered + 10_001,
         "{until} for a write reserved at {first}, answered by {answered}"
+    );
+}
+
+/// GitHub sees a request at some time between its sending and its answer: the next write of its
+/// installation, from any process, goes a second after the answer, so a process held up after it
+/// noted the sending (a CPU-capped replica stalls tens of milliseconds at a time) cannot bring
+/// two writes closer than a second.
+#[tokio::test]
+async fn the_next_write_goes_a_second_after_githubs_answer_in_any_process() {
+    use owp::store::github::write_pacing::WritePacing;
+    let (_dir, store, other) = two_stores_of_one_installation().await;
+    let pacing = WritePacing::default();
+    let first = crate::store_support::take_write(&store, 1, true, &pacing).await;
+    let first = first.expect("the first goes");
+    // Noted as sent at once, answered 200 ms later.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    crate::store_support::write_answered(&store, 1, first, first).await;
+    let answered = owp::store::now_ms();
+    let Err(until) = crate::store_support::take_write(&other, 1, true, &pacing).await else {
+        panic!("the next write went within a second of the answer");
+    };
+    assert!(
+        until >= first + 200 + pacing.spacing_ms && until <= answered + pacing.spacing_ms,
+        "{until}: a write sent at {first} and answered by {answered}"
     );
 }
 

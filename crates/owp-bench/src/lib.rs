@@ -223,9 +223,10 @@ pub struct BenchArgs {
     /// its root. The App's API is pointed at a closed local port: nothing reaches GitHub.
     #[arg(long, env = "OWP_BENCH_GITHUB_KEY")]
     pub github_key: Option<PathBuf>,
-    /// Caps each claim server process at this many cores (a Linux control group of its own, as a
-    /// replica on a small machine of its own would be), so that a run shows what a second process
-    /// adds while the processes, not the database, are the limit. Needs root.
+    /// Caps each server process (of the claim runs, and of the `--github-installations` runs) at
+    /// this many cores (a Linux control group of its own, as a replica on a small machine of its
+    /// own would be), so that a run shows what a second process adds while the processes, not the
+    /// database, are the limit. Needs root.
     #[arg(long)]
     pub server_cpu: Option<f64>,
     /// PostgreSQL: after the other runs of each queue size, one run per value with that many
@@ -365,7 +366,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         None
     };
     if many_installations {
-        return installs::run(&args).await;
+        return installs::run(&args, server_cpu.as_ref()).await;
     }
     let exe_dir = tempfile::tempdir()?;
     let builds = servers::builds(&args, exe_dir.path())?;

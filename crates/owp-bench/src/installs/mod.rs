@@ -7,7 +7,9 @@
 //!    installations of the App, each on an account of its own with `--repos-per-installation`
 //!    repositories, and answers every request `--github-latency-ms` after it arrived;
 //! 2. starts `owp serve` (one, or `--replicas` processes sharing a PostgreSQL database) with the
-//!    App on, its API pointed at the simulation, and waits for the App's start-up jobs;
+//!    App on, its API pointed at the simulation, and waits for the App's start-up jobs; with
+//!    `--server-cpu C` each process runs capped at C cores, as a replica on a small machine of
+//!    its own would (so that two processes are not read against the cores they share);
 //! 3. opens `--deliveries-per-installation` issues labelled `pool:ready` in each installation
 //!    (spread over its repositories, the installations taking turns) and sends each one's signed
 //!    `issues.opened` delivery from `--webhook-senders` concurrent senders, round-robin over the
@@ -28,6 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use super::cpu_cap::ServerCpu;
 use super::data::{ScratchDb, tool_pool};
 use super::github_sim::apart::Simulation;
 use super::github_sim::{ISSUE_LABELS, SimReport};
@@ -58,7 +61,7 @@ struct Shape {
 }
 
 /// Runs every requested row (with both executables under `--against`) and prints the report.
-pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+pub(super) async fn run(args: &BenchArgs, server_cpu: Option<&ServerCpu>) -> anyhow::Result<()> {
     if args.github_installations.contains(&0)
         || args.deliveries_per_installation == 0
         || args.repos_per_installation == 0
@@ -91,14 +94,16 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 args.deliveries_per_installation,
                 shape.latency_ms
             );
-            let r = run_one(args, shape, build, &key).await.with_context(|| {
-                format!(
-                    "{} with {} installations ({})",
-                    shape.backend.name(),
-                    shape.installations,
-                    build.exe.display()
-                )
-            })?;
+            let r = run_one(args, shape, build, &key, server_cpu)
+                .await
+                .with_context(|| {
+                    format!(
+                        "{} with {} installations ({})",
+                        shape.backend.name(),
+                        shape.installations,
+                        build.exe.display()
+                    )
+                })?;
             if args.json {
                 println!("{}", serde_json::to_string(&r)?);
             }
@@ -226,10 +231,11 @@ async fn run_one(
     shape: Shape,
     build: &Build,
     key: &Path,
+    server_cpu: Option<&ServerCpu>,
 ) -> anyhow::Result<InstallsResult> {
     let dir = tempfile::tempdir()?;
     let db = ScratchDb::create(shape.backend, args.database_url.as_deref(), dir.path()).await?;
-    let outcome = measure(args, shape, build, key, &db, dir.path()).await;
+    let outcome = measure(args, shape, (build, server_cpu), key, &db, dir.path()).await;
     db.drop_database().await;
     outcome
 }
@@ -237,7 +243,7 @@ async fn run_one(
 async fn measure(
     args: &BenchArgs,
     shape: Shape,
-    build: &Build,
+    (build, server_cpu): (&Build, Option<&ServerCpu>),
     key: &Path,
     db: &ScratchDb,
     dir: &Path,
@@ -255,12 +261,17 @@ async fn measure(
         ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
         ("GITHUB_API_URL", sim.url().to_string()),
     ];
-    // The first process makes the schema (its own build's), the others join it.
+    // The first process makes the schema (its own build's), the others join it. With
+    // `--server-cpu`, each one runs in a control group of its own, as a replica on a small
+    // machine of its own would.
     let mut servers = Vec::new();
     for k in 0..shape.replicas {
         let name = format!("app-{k}");
-        let server =
+        let mut server =
             ServerProcess::spawn_exe(&build.exe, shape.backend, &db.url, dir, &name, &env).await?;
+        if let (Some(cpu), Some(pid)) = (server_cpu, server.child.id()) {
+            server.cap = Some(cpu.cap(pid)?);
+        }
         servers.push(server);
     }
     let started = Instant::now();
@@ -357,6 +368,7 @@ async fn measure(
         exe: build.exe.display().to_string(),
         backend: shape.backend.name().to_string(),
         replicas: shape.replicas,
+        server_cpu: server_cpu.map(ServerCpu::cores),
         installations: shape.installations,
         repos_per_installation: args.repos_per_installation,
         deliveries: total,

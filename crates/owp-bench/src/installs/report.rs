@@ -29,6 +29,8 @@ pub(super) struct InstallsResult {
     pub(super) exe: String,
     pub(super) backend: String,
     pub(super) replicas: usize,
+    /// The cores each server process was capped at (`--server-cpu`), if it was.
+    pub(super) server_cpu: Option<f64>,
     pub(super) installations: usize,
     pub(super) repos_per_installation: usize,
     pub(super) deliveries: usize,
@@ -100,6 +102,14 @@ impl InstallsResult {
         self.deliveries - self.status_comments.min(self.deliveries)
     }
 
+    /// The processes column: how many, and the cores each was capped at.
+    fn processes(&self) -> String {
+        match self.server_cpu {
+            Some(cores) => format!("{} ({cores} cores each)", self.replicas),
+            None => self.replicas.to_string(),
+        }
+    }
+
     fn same_row(&self, other: &InstallsResult) -> bool {
         (
             &self.backend,
@@ -154,7 +164,11 @@ pub(super) fn table(results: &[InstallsResult], against: bool) -> String {
     for r in this {
         let head = format!(
             "| {} | {} | {} | {} | {} |",
-            r.backend, r.replicas, r.installations, r.deliveries, r.latency_ms
+            r.backend,
+            r.processes(),
+            r.installations,
+            r.deliveries,
+            r.latency_ms
         );
         let other = results
             .iter()
@@ -307,7 +321,10 @@ pub(super) fn targets(results: &[InstallsResult]) -> String {
     for r in &this {
         let name = format!(
             "{} {} process(es), {} installations, GitHub {} ms away",
-            r.backend, r.replicas, r.installations, r.latency_ms
+            r.backend,
+            r.processes(),
+            r.installations,
+            r.latency_ms
         );
         let _ = writeln!(
             out,
@@ -319,6 +336,7 @@ pub(super) fn targets(results: &[InstallsResult]) -> String {
         if r.installations >= TARGET_INSTALLATIONS
             && r.latency_ms == TARGET_LATENCY_MS
             && r.replicas == 1
+            && r.server_cpu.is_none()
         {
             let _ = writeln!(
                 out,
@@ -355,4 +373,79 @@ pub(super) fn targets(results: &[InstallsResult]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(replicas: usize, server_cpu: Option<f64>, applied: f64, status: f64) -> InstallsResult {
+        InstallsResult {
+            binary: "this".into(),
+            exe: "owp".into(),
+            backend: "postgres".into(),
+            replicas,
+            server_cpu,
+            installations: 200,
+            repos_per_installation: 2,
+            deliveries: 2_000,
+            latency_ms: 100,
+            senders: 16,
+            github_apart: true,
+            send_failures: 0,
+            sending_s: 1.0,
+            applied: 2_000,
+            applied_s: Some(2_000.0 / applied),
+            applied_per_s: applied,
+            status_comments: 2_000,
+            duplicate_status_comments: 0,
+            status_s: Some(2_000.0 / status),
+            status_per_s: status,
+            peak_rss_mb: 60.0,
+            violations: 0,
+            installations_too_fast: BTreeMap::new(),
+            first_write_s: None,
+            write_gap_ms: None,
+            writes: 2_000,
+            max_writes_per_minute: 10,
+            requests: 5_000,
+            per_second: Vec::new(),
+            waited: BTreeMap::new(),
+            commits: None,
+            limited: 0,
+            refused: 0,
+            unknown_routes: BTreeMap::new(),
+            timed_out: false,
+            cores: 2,
+            load_avg: 0.0,
+        }
+    }
+
+    #[test]
+    fn capped_processes_are_named_and_read_only_against_each_other() {
+        let capped = [row(1, Some(0.2), 40.0, 30.0), row(2, Some(0.2), 70.0, 51.0)];
+        let table = table(&capped, false);
+        assert!(
+            table.contains("| postgres | 2 (0.2 cores each) | 200 |"),
+            "{table}"
+        );
+        let read = targets(&capped);
+        // A capped process is not read against the one-process targets…
+        assert!(!read.contains("(≥ 100)"), "{read}");
+        // …but two capped processes are read against one: 1.70× and 1.75×.
+        assert!(
+            read.contains(
+                "1.70× one's status comments/s and 1.75× its deliveries applied/s (≥ 1.6×): met"
+            ),
+            "{read}"
+        );
+        let short = [row(1, Some(0.2), 40.0, 30.0), row(2, Some(0.2), 60.0, 51.0)];
+        assert!(targets(&short).contains("1.50× its deliveries applied/s (≥ 1.6×): NOT met"));
+        // Uncapped, one process is read against the targets as before.
+        let one = targets(&[row(1, None, 120.0, 60.0)]);
+        assert!(
+            one.contains("120.0 deliveries applied/s (≥ 100): met"),
+            "{one}"
+        );
+    }
 }

@@ -220,8 +220,11 @@ impl InstallationPacingTx<'_> {
     /// longer in flight, and from now on it counts from now, as GitHub counts it from when it
     /// arrived (at the latest, now): without this a write slower to arrive than the one an hour
     /// after it could make GitHub see one more in its hour than the log. The next write's second
-    /// counts from `sent_at`: a write that left later than it was reserved (a slow commit, a
-    /// busy machine) does not bring the next one closer to it.
+    /// counts from the answer too: GitHub saw the request at some time between `sent_at` and
+    /// its answer, and only the answer bounds it. A process held up between noting `sent_at` and
+    /// its request leaving (a CPU-capped replica stalls for tens of milliseconds at a time) made
+    /// the next write, from another replica, arrive 938 ms after it when the second counted from
+    /// `sent_at`. `sent_at` stays in the log, for the record.
     pub async fn settled(
         &mut self,
         installation_id: i64,
