@@ -69,10 +69,16 @@ impl ServerProcess {
             .collect();
         let mut server =
             Self::spawn_exe(exe, backend, url, dir, &format!("server-{index}"), &env).await?;
-        if let (Some(cpu), Some(pid)) = (cpu, server.child.id()) {
-            server.cap = Some(cpu.cap(pid)?);
-        }
+        server.capped(cpu)?;
         Ok(server)
+    }
+
+    /// Puts the process in a control group of its own under `cpu` (`--server-cpu`), if given.
+    pub(super) fn capped(&mut self, cpu: Option<&ServerCpu>) -> anyhow::Result<()> {
+        if let (Some(cpu), Some(pid)) = (cpu, self.child.id()) {
+            self.cap = Some(cpu.cap(pid)?);
+        }
+        Ok(())
     }
 
     /// A server with the GitHub App on (webhook endpoint), its API pointed at a closed port.

@@ -235,7 +235,7 @@ async fn run_one(
 ) -> anyhow::Result<InstallsResult> {
     let dir = tempfile::tempdir()?;
     let db = ScratchDb::create(shape.backend, args.database_url.as_deref(), dir.path()).await?;
-    let outcome = measure(args, shape, (build, server_cpu), key, &db, dir.path()).await;
+    let outcome = measure(args, shape, build, server_cpu, key, &db, dir.path()).await;
     db.drop_database().await;
     outcome
 }
@@ -243,7 +243,8 @@ async fn run_one(
 async fn measure(
     args: &BenchArgs,
     shape: Shape,
-    (build, server_cpu): (&Build, Option<&ServerCpu>),
+    build: &Build,
+    server_cpu: Option<&ServerCpu>,
     key: &Path,
     db: &ScratchDb,
     dir: &Path,
@@ -269,9 +270,7 @@ async fn measure(
         let name = format!("app-{k}");
         let mut server =
             ServerProcess::spawn_exe(&build.exe, shape.backend, &db.url, dir, &name, &env).await?;
-        if let (Some(cpu), Some(pid)) = (server_cpu, server.child.id()) {
-            server.cap = Some(cpu.cap(pid)?);
-        }
+        server.capped(server_cpu)?;
         servers.push(server);
     }
     let started = Instant::now();
