@@ -593,7 +593,8 @@ fn api_docs() -> Vec<utoipa::openapi::OpenApi> {
 }
 
 /// Writes the contacts that are due, expires leases and marks silent workers offline, so
-/// time-based changes happen (and are streamed) even when no request arrives.
+/// time-based changes happen (and are streamed) even when no request arrives; reads the rows of
+/// workers in use again before they end.
 async fn sweep_loop(store: Store) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -625,6 +626,13 @@ async fn sweep_loop(store: Store) {
             .await;
         if let Err(e) = swept {
             tracing::warn!(error = %e, "a sweep failed");
+        }
+        // The rows of workers in use, read again in bulk before they end (see
+        // `owp_store::known_workers`), once a second.
+        if rounds.is_multiple_of(5)
+            && let Err(e) = store.workers().refresh_remembered().await
+        {
+            tracing::warn!(error = %e, "reading remembered workers again failed");
         }
         if rounds.is_multiple_of(18_000)
             && let Err(e) = store.idempotency_keys().sweep().await

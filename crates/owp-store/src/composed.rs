@@ -127,6 +127,14 @@ fn marks(first: usize, n: usize) -> String {
     marks.join(", ")
 }
 
+/// The strings of the JSON array `$1`, as the rows of a subquery (for `x IN (…)`).
+fn json_strings(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Postgres => "SELECT jsonb_array_elements_text($1::jsonb)",
+        crate::Backend::Sqlite => "SELECT value FROM json_each($1)",
+    }
+}
+
 fn variant(name: impl Into<String>, statement: Composed) -> Variant {
     Variant {
         name: name.into(),

@@ -27,6 +27,11 @@
 //!   trusts a remembered row's counters ([`WorkerRow::fresh`]) only while the pool has not changed
 //!   since the row was read (the pool version of `leases::empty_claims`, which moves with every
 //!   change this process commits or hears of, presence aside) and the watch works.
+//! - **Rows in use are read again before they end**, many in one statement
+//!   ([`KnownWorkers::due`], `Workers::refresh_remembered`): a crowd of workers that came online
+//!   together would otherwise be read again one request at a time when their rows end, each read
+//!   costing several heartbeats. A row is read again once it has served a request and passed three
+//!   quarters of its watched life; a row no request used since it was read just ends.
 //! - **`last_seen_at`** moves with every request of the worker. A remembered row keeps the value
 //!   it was read with; the store adds the latest contact this process noted or committed
 //!   (`super::presence`), and serves no remembered row of a worker that is offline by it: whether
@@ -71,6 +76,13 @@ impl TokenDigest {
         TokenDigest(Sha256::digest(token.as_bytes()).into())
     }
 
+    /// The digest a token's row stores (64 hex digits), if it is one.
+    pub fn from_hex(hex: &str) -> Option<TokenDigest> {
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(hex, &mut digest).ok()?;
+        Some(TokenDigest(digest))
+    }
+
     fn shard(&self) -> usize {
         usize::from(self.0[8]) % SHARDS
     }
@@ -103,6 +115,8 @@ struct Entry {
     /// The pool's version when the row was read (see `leases::empty_claims`).
     pool_version: u64,
     read_at: Instant,
+    /// Whether a request was served from it since it was read.
+    served: bool,
 }
 
 impl KnownWorkers {
@@ -147,11 +161,12 @@ impl KnownWorkers {
         } else {
             MAX_AGE
         };
-        let rows = self.rows[token.shard()].lock().ok()?;
-        let entry = rows.get(token)?;
+        let mut rows = self.rows[token.shard()].lock().ok()?;
+        let entry = rows.get_mut(token)?;
         if entry.generation != generation || entry.read_at.elapsed() >= max_age {
             return None;
         }
+        entry.served = true;
         let mut row = entry.row.clone();
         row.fresh = watched && entry.row.fresh && entry.pool_version == pool_version;
         Some((row, Arc::clone(&entry.contact)))
@@ -183,8 +198,43 @@ impl KnownWorkers {
                 generation,
                 pool_version,
                 read_at: Instant::now(),
+                served: false,
             },
         );
+    }
+
+    /// Up to `most` tokens whose rows are worth reading again now, at `now` (ms): while other
+    /// processes' changes are watched, those that served a request since they were read and
+    /// have passed three quarters of their watched life. (Unwatched rows live a second: none is
+    /// due.)
+    pub fn due(&self, now: i64, most: usize) -> Vec<TokenDigest> {
+        let mut due = Vec::new();
+        if !self.is_watched(now) {
+            return due;
+        }
+        for shard in &self.rows {
+            let Ok(rows) = shard.lock() else {
+                continue;
+            };
+            let ripe = rows.iter().filter(|(token, entry)| {
+                entry.served && entry.read_at.elapsed() >= token.watched_life() * 3 / 4
+            });
+            due.extend(ripe.map(|(token, _)| *token).take(most - due.len()));
+            if due.len() >= most {
+                break;
+            }
+        }
+        due
+    }
+
+    /// Makes every remembered row `by` older (for tests of what happens as rows age).
+    #[cfg(test)]
+    pub fn age_all(&self, by: Duration) {
+        for shard in &self.rows {
+            for entry in shard.lock().unwrap().values_mut() {
+                entry.read_at -= by;
+            }
+        }
     }
 
     /// Drops every entry (after a commit that changed what authentication returns).
@@ -324,6 +374,42 @@ mod tests {
             known.get(&digest("h1"), 2_000, 7).is_none(),
             "a broken watch drops all"
         );
+    }
+
+    /// A watched row that served a request is due past three quarters of its life; one that
+    /// served none, one younger, or any while unwatched is not; read again, it is not due until
+    /// served again.
+    #[test]
+    fn rows_in_use_are_due_past_three_quarters_of_their_life() {
+        let known = KnownWorkers::default();
+        known.watched(10_000);
+        for token in ["used", "unused", "young"] {
+            known.remember(
+                digest(token),
+                &worker(token, 1_000),
+                Arc::default(),
+                known.generation(),
+                0,
+            );
+        }
+        age(&known, "used", WATCHED_MAX_AGE * 3 / 4);
+        age(&known, "unused", WATCHED_MAX_AGE * 3 / 4);
+        assert!(known.due(1_500, 10).is_empty(), "none served a request yet");
+        for token in ["used", "young"] {
+            assert!(known.get(&digest(token), 1_500, 0).is_some());
+        }
+        let due = known.due(1_500, 10);
+        assert!(due == vec![digest("used")], "only the used, older row");
+        assert!(known.due(1_500, 0).is_empty(), "bounded");
+        assert!(known.due(20_000, 10).is_empty(), "unwatched: none");
+        known.remember(
+            digest("used"),
+            &worker("used", 1_000),
+            Arc::default(),
+            known.generation(),
+            0,
+        );
+        assert!(known.due(1_500, 10).is_empty(), "read again");
     }
 
     #[test]

@@ -255,18 +255,7 @@ mod tests {
             .unwrap();
         let (worker, _) = store
             .workers()
-            .register(&WorkerInput {
-                name: "w".into(),
-                skills: vec![],
-                capacity_points: 5,
-                max_concurrent_tasks: 1,
-                github_login: None,
-                capabilities: serde_json::json!({}),
-                extensions: Default::default(),
-                reputation_opt_in: false,
-                leaderboard_opt_in: false,
-                specialist: false,
-            })
+            .register(&WorkerInput::plain("w", &[], 5, 1))
             .await
             .unwrap();
         sqlx::query("INSERT INTO skill_sets (skills) VALUES ('[]') ON CONFLICT DO NOTHING")

@@ -17,6 +17,11 @@ use crate::domain::WorkerStatus;
 use crate::domain::limits;
 use crate::domain::model::normalize_skills;
 
+/// Remembered rows read again in one statement (see [`Workers::refresh_remembered`]).
+pub const REFRESH_CHUNK: usize = 500;
+/// At most this many in one call.
+pub const REFRESH_MOST: usize = 5_000;
+
 /// What a worker declares when it registers.
 #[derive(Clone, Debug)]
 pub struct WorkerInput {
@@ -36,6 +41,23 @@ pub struct WorkerInput {
 }
 
 impl WorkerInput {
+    /// A worker that declares its name, skills and capacity only: no GitHub login, capabilities,
+    /// extensions or opt-ins.
+    pub fn plain(name: &str, skills: &[&str], capacity_points: i64, max_tasks: i64) -> Self {
+        WorkerInput {
+            name: name.into(),
+            skills: skills.iter().map(|s| s.to_string()).collect(),
+            capacity_points,
+            max_concurrent_tasks: max_tasks,
+            github_login: None,
+            capabilities: json!({}),
+            extensions: Map::new(),
+            reputation_opt_in: false,
+            leaderboard_opt_in: false,
+            specialist: false,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), StoreError> {
         if self.name.trim().is_empty() {
             return Err(StoreError::invalid(
@@ -470,6 +492,39 @@ impl Workers<'_> {
         Ok(row)
     }
 
+    /// Reads again the remembered rows that are due ([`super::known_workers::KnownWorkers::due`]),
+    /// [`REFRESH_CHUNK`] in one statement, at most [`REFRESH_MOST`] a call: a server calls it every
+    /// second, so that rows in use are read long before they end and no request waits for
+    /// its worker's row. Returns how many rows it read.
+    pub async fn refresh_remembered(&self) -> Result<usize, StoreError> {
+        let due = self.store.known_workers.due(super::now_ms(), REFRESH_MOST);
+        let mut read = 0;
+        for chunk in due.chunks(REFRESH_CHUNK) {
+            let generation = self.store.known_workers.generation();
+            let version = self.store.empty_claims.version();
+            let hashes: Vec<String> = chunk.iter().map(|d| hex::encode(d.0)).collect();
+            let rows = composed::workers::by_tokens(self.store.backend())
+                .query()
+                .bind(Value::from(hashes).to_string())
+                .fetch_all(&self.store.read)
+                .await?;
+            for row in &rows {
+                let hash: String = row.col("token_hash")?;
+                let Some(digest) = TokenDigest::from_hex(&hash) else {
+                    continue;
+                };
+                let mut worker = WorkerRow::decode(row)?;
+                let contact = self.store.contact_cell(&worker.id);
+                contact.overlay(&mut worker);
+                self.store
+                    .known_workers
+                    .remember(digest, &worker, contact, generation, version);
+            }
+            read += rows.len();
+        }
+        Ok(read)
+    }
+
     /// Whether workers found by their tokens are remembered for long now: other processes'
     /// changes are known to reach this one (see [`super::known_workers`]).
     pub fn remembered_long(&self) -> bool {
@@ -689,5 +744,41 @@ mod tests {
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_ne!(hash_token(&a), hash_token(&b));
         assert!(!hash_token(&a).contains(&a[5..]));
+    }
+
+    /// A remembered row that served a request and passed three quarters of its life is read
+    /// again by [`Workers::refresh_remembered`], and the next request is served the row as it is
+    /// now, from memory; a row that served nothing, or was just read, is not read.
+    #[tokio::test]
+    async fn rows_in_use_are_read_again_before_they_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = Store::open(&url, crate::Timing::default()).await.unwrap();
+        let input = WorkerInput::plain("w", &[], 5, 1);
+        let (_, token) = store.workers().register(&input).await.unwrap();
+        store
+            .known_workers
+            .watched(super::super::now_ms() + 600_000);
+        let workers = store.workers();
+        workers.authenticate(&token).await.unwrap().unwrap();
+        store
+            .known_workers
+            .age_all(super::super::known_workers::WATCHED_MAX_AGE * 3 / 4);
+        assert_eq!(
+            workers.refresh_remembered().await.unwrap(),
+            0,
+            "served none"
+        );
+        workers.authenticate(&token).await.unwrap().unwrap();
+        // A change no commit of this process announced: only a read finds it.
+        sqlx::query("UPDATE workers SET name = 'renamed'")
+            .execute(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(workers.refresh_remembered().await.unwrap(), 1);
+        assert_eq!(workers.refresh_remembered().await.unwrap(), 0, "just read");
+        let row = workers.authenticate(&token).await.unwrap().unwrap();
+        assert_eq!(row.name, "renamed");
+        store.close().await;
     }
 }

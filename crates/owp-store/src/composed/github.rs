@@ -2,7 +2,7 @@
 //! together, the logins asked about, the tasks whose issues a write targets: a JSON list, read as
 //! each backend reads JSON), and the inbox's claim, whose lock differs by backend.
 
-use super::{Composed, Runs, Variant, marks, variant};
+use super::{Composed, Runs, Variant, json_strings, marks, variant};
 use crate::Backend;
 
 /// The columns of an outbox row.
@@ -30,10 +30,7 @@ pub(crate) fn login_asks(n: usize) -> Composed {
 
 /// The repository, issue and installation of each of the tasks of the JSON array `$1`.
 pub(crate) fn task_targets(backend: Backend) -> Composed {
-    let list = match backend {
-        Backend::Postgres => "SELECT jsonb_array_elements_text($1::jsonb)",
-        Backend::Sqlite => "SELECT value FROM json_each($1)",
-    };
+    let list = json_strings(backend);
     Composed::new(format!(
         "SELECT g.task_id, g.repo, g.issue_number, r.installation_id \
          FROM gh_tasks g JOIN gh_repos r ON r.repo = g.repo WHERE g.task_id IN ({list})"

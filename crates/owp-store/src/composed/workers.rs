@@ -4,7 +4,8 @@
 
 use std::sync::LazyLock;
 
-use super::{Composed, Runs, Variant, variant};
+use super::{Composed, Runs, Variant, json_strings, variant};
+use crate::Backend;
 use crate::claim_rules::person_sql::{Setting, setting_of_row};
 
 /// `SELECT` of `WorkerRow`s (`crate::rows`).
@@ -37,6 +38,16 @@ pub(crate) fn by_token() -> Composed {
     ))
 }
 
+/// The workers whose tokens' digests are in the JSON array `$1`, each with its `token_hash`,
+/// unless archived (as [`by_token`]).
+pub(crate) fn by_tokens(backend: Backend) -> Composed {
+    let list = json_strings(backend);
+    let select = WORKER_SELECT.replacen("SELECT ", "SELECT token_hash, ", 1);
+    Composed::new(format!(
+        "{select} WHERE token_hash IN ({list}) AND archived_at IS NULL"
+    ))
+}
+
 /// Every worker, oldest first.
 pub(crate) fn all() -> Composed {
     Composed::new(format!(
@@ -54,6 +65,16 @@ pub(super) fn variants() -> Vec<Variant> {
             statement: by_id(true),
         },
         variant("workers::by_token", by_token()),
+        Variant {
+            name: "workers::by_tokens(Sqlite)".into(),
+            runs: Runs::Sqlite,
+            statement: by_tokens(Backend::Sqlite),
+        },
+        Variant {
+            name: "workers::by_tokens(Postgres)".into(),
+            runs: Runs::Postgres,
+            statement: by_tokens(Backend::Postgres),
+        },
         variant("workers::all", all()),
     ]
 }
