@@ -208,18 +208,7 @@ pub(crate) async fn task_named(store: &Store, title: &str) -> TaskRow {
 }
 
 pub(crate) fn worker_input(name: &str, skills: &[&str], capacity: i64, max: i64) -> WorkerInput {
-    WorkerInput {
-        name: name.into(),
-        skills: skills.iter().map(|s| s.to_string()).collect(),
-        capacity_points: capacity,
-        max_concurrent_tasks: max,
-        github_login: None,
-        capabilities: json!({}),
-        extensions: Map::new(),
-        reputation_opt_in: false,
-        leaderboard_opt_in: false,
-        specialist: false,
-    }
+    WorkerInput::plain(name, skills, capacity, max)
 }
 
 pub(crate) async fn repo(store: &Store, name: &str, max_open_prs: i64, area_locks: bool) {
