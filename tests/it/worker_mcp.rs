@@ -663,16 +663,20 @@ async fn owp_link_shows_the_person_a_code_and_links_the_worker_to_their_account(
             ("GITHUB_WEB_URL", fake.web_url()),
         ],
     );
+    // The file is created before the code is written into it: wait for the code itself.
     let asked = config.path().join("approved.asked");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !asked.exists() {
+    let code = loop {
+        let code = std::fs::read_to_string(&asked).unwrap_or_default();
+        if !code.trim().is_empty() {
+            break code;
+        }
         assert!(
             std::time::Instant::now() < deadline && !client.is_finished(),
             "the client never showed a code"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let code = std::fs::read_to_string(&asked).unwrap();
+    };
     fake.approve_device(code.trim(), "ada").unwrap();
     std::fs::write(&approve_file, "approved").unwrap();
     let summary = client.await.unwrap();
