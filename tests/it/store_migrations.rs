@@ -251,12 +251,9 @@ fn upgrades_of_their_own<'a>(
             .collect();
         current.starts_with(&files)
     };
-    let newest_prefix = states.iter().rev().find(|(_, line)| prefix(line)).copied();
-    let mut own: Vec<(usize, &str)> = states
-        .into_iter()
-        .filter(|(_, line)| !prefix(line))
-        .collect();
-    own.extend(newest_prefix);
+    let (prefixes, mut own): (Vec<_>, Vec<_>) =
+        states.into_iter().partition(|(_, line)| prefix(line));
+    own.extend(prefixes.last());
     own
 }
 

@@ -227,12 +227,15 @@ impl KnownWorkers {
         due
     }
 
-    /// Makes every remembered row `by` older (for tests of what happens as rows age).
+    /// Makes the remembered row of `token`, or every one, `by` older (for tests of what
+    /// happens as rows age).
     #[cfg(test)]
-    pub fn age_all(&self, by: Duration) {
+    pub fn age(&self, token: Option<&TokenDigest>, by: Duration) {
         for shard in &self.rows {
-            for entry in shard.lock().unwrap().values_mut() {
-                entry.read_at -= by;
+            for (key, entry) in shard.lock().unwrap().iter_mut() {
+                if token.is_none_or(|t| t == key) {
+                    entry.read_at -= by;
+                }
             }
         }
     }
@@ -262,13 +265,7 @@ mod tests {
 
     /// Makes the remembered row of `token` `by` older.
     fn age(known: &KnownWorkers, token: &str, by: Duration) {
-        let d = digest(token);
-        known.rows[d.shard()]
-            .lock()
-            .unwrap()
-            .get_mut(&d)
-            .unwrap()
-            .read_at -= by;
+        known.age(Some(&digest(token)), by);
     }
 
     #[test]

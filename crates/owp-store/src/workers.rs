@@ -18,9 +18,9 @@ use crate::domain::limits;
 use crate::domain::model::normalize_skills;
 
 /// Remembered rows read again in one statement (see [`Workers::refresh_remembered`]).
-pub const REFRESH_CHUNK: usize = 500;
+const REFRESH_CHUNK: usize = 500;
 /// At most this many in one call.
-pub const REFRESH_MOST: usize = 5_000;
+const REFRESH_MOST: usize = 5_000;
 
 /// What a worker declares when it registers.
 #[derive(Clone, Debug)]
@@ -483,13 +483,26 @@ impl Workers<'_> {
         let version = self.store.empty_claims.version();
         let mut row = self.read_worker_by_token(&hex::encode(digest.0)).await?;
         if let Some(row) = &mut row {
-            let contact = self.store.contact_cell(&row.id);
-            contact.overlay(row);
-            self.store
-                .known_workers
-                .remember(*digest, row, contact, generation, version);
+            self.remember_read(*digest, row, generation, version);
         }
         Ok(row)
+    }
+
+    /// A row just read, with this process's newer contact laid over it, remembered as read
+    /// at `generation` and `version` (taken before the read, so a change committed meanwhile
+    /// still wins).
+    fn remember_read(
+        &self,
+        digest: TokenDigest,
+        row: &mut WorkerRow,
+        generation: u64,
+        version: u64,
+    ) {
+        let contact = self.store.contact_cell(&row.id);
+        contact.overlay(row);
+        self.store
+            .known_workers
+            .remember(digest, row, contact, generation, version);
     }
 
     /// Reads again the remembered rows that are due ([`super::known_workers::KnownWorkers::due`]),
@@ -514,11 +527,7 @@ impl Workers<'_> {
                     continue;
                 };
                 let mut worker = WorkerRow::decode(row)?;
-                let contact = self.store.contact_cell(&worker.id);
-                contact.overlay(&mut worker);
-                self.store
-                    .known_workers
-                    .remember(digest, &worker, contact, generation, version);
+                self.remember_read(digest, &mut worker, generation, version);
             }
             read += rows.len();
         }
@@ -763,7 +772,7 @@ mod tests {
         workers.authenticate(&token).await.unwrap().unwrap();
         store
             .known_workers
-            .age_all(super::super::known_workers::WATCHED_MAX_AGE * 3 / 4);
+            .age(None, super::super::known_workers::WATCHED_MAX_AGE * 3 / 4);
         assert_eq!(
             workers.refresh_remembered().await.unwrap(),
             0,
