@@ -26,6 +26,7 @@ import hmac
 import http.client
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -202,6 +203,7 @@ def main():
     server = subprocess.Popen(
         [a.owp, "serve", *where_db, "--host", "127.0.0.1", "--port", str(port)],
         cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    done = False
     try:
         owp = Http(f"http://127.0.0.1:{port}")
         started = time.monotonic()
@@ -272,9 +274,11 @@ def main():
         print(f"| {a.installations} | {total} | {a.latency_ms} | {total / applied_s:.1f} | "
               f"{report['status_issues'] / status_s:.1f} | {requests} | {rss} | {too_fast} | "
               f"{report['duplicate_status']} | {state['failed']} |")
+        done = True
     finally:
         server.terminate()
         server.wait(30)
+        log.close()
         sim.stdin.close()
         sim.wait(30)
         if db_url:
@@ -282,6 +286,10 @@ def main():
                 session.stdin.close()
                 session.wait(30)
             psql(a.database_url, f"DROP DATABASE IF EXISTS {db_url.rsplit('/', 1)[1]} WITH (FORCE)")
+    # The SQLite file and the server's log go with a run that finished; a failed run keeps
+    # them, for the log its message names.
+    if done:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
