@@ -226,6 +226,9 @@ impl Story {
         // A story reconciles when it says so (`reconcile_now`), never because the clock crossed a
         // quarter hour while it ran: this schedule's only time is in the past.
         config.github.github_reconcile_cron = Some(NEVER.into());
+        // Nor does it look for failed deliveries because the clock crossed a fifth minute: the
+        // start-up look is the one a story sees.
+        config.github.github_redeliver_cron = Some(NEVER.into());
         configure(&mut config);
         let mut story = Story {
             fake,
