@@ -114,10 +114,28 @@ pub fn digest(migrator: &sqlx::migrate::Migrator) -> String {
     hex::encode(digest.finalize())[..20].to_string()
 }
 
+/// How long a scratch database's creation waits for a free connection slot of the server
+/// (`too many clients`: the replicas of the tests running beside this one hold them all).
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn connect(server_url: &str) -> PgConnection {
-    PgConnection::connect(server_url)
-        .await
-        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: cannot connect: {e}"))
+    let deadline = std::time::Instant::now() + SLOT_WAIT;
+    loop {
+        match PgConnection::connect(server_url).await {
+            Ok(conn) => return conn,
+            Err(e) if too_many_clients(&e) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("OWP_TEST_DATABASE_URL: cannot connect: {e}"),
+        }
+    }
+}
+
+/// PostgreSQL's `too_many_connections` (SQLSTATE 53300).
+fn too_many_clients(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "53300")
 }
 
 async fn run(conn: &mut PgConnection, sql: &str) {
@@ -158,9 +176,16 @@ pub fn drop_blocking(server_url: &str, name: &str) {
 }
 
 async fn drop_database(server_url: &str, name: &str) -> Result<(), String> {
-    let mut conn = PgConnection::connect(server_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    // A full server is waited for (bounded by the caller's timeout), as at creation.
+    let mut conn = loop {
+        match PgConnection::connect(server_url).await {
+            Ok(conn) => break conn,
+            Err(e) if too_many_clients(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    };
     // The name was made from a UUID by `create`.
     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
     let mut last = String::new();

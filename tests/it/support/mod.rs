@@ -38,6 +38,11 @@ pub const GENEROUS_RATES: [(&str, &str); 6] = [
     ("OWP_RATE_MAINTAINER_PER_MINUTE", "100000"),
 ];
 
+/// The PostgreSQL connections every test server keeps at most, unless the test sets its own
+/// `OWP_DATABASE_POOL`: eight test processes at once, some of them with three replicas, stay well
+/// within a PostgreSQL server's default 100 connection slots (the product's default is 16).
+pub const TEST_PG_POOL: (&str, &str) = ("OWP_DATABASE_POOL", "8");
+
 /// How long a server may take to answer `GET /healthz` after it was spawned.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -279,8 +284,8 @@ impl Server {
             }
             // Every test talks from 127.0.0.1, and most send bursts that have nothing to do
             // with the per-address rate limits; the tests of those limits (api_load.rs) set
-            // their own values, which win.
-            for (k, v) in GENEROUS_RATES {
+            // their own values, which win. The same for the PostgreSQL pool ([`TEST_PG_POOL`]).
+            for (k, v) in GENEROUS_RATES.into_iter().chain([TEST_PG_POOL]) {
                 cmd.env(k, v);
             }
             for (k, v) in env {
