@@ -26,10 +26,17 @@ pub async fn create_migrated(server_url: &str, prefix: &str) -> String {
 async fn create_from(server_url: &str, prefix: &str, template: Option<&str>) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let mut conn = connect(server_url).await;
-    // The names are made here from a UUID and a digest, never from input.
-    let create = match template {
-        Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
-        None => format!("CREATE DATABASE {name}"),
+    // The names are made here from a UUID and a digest, never from input (the tablespace's is
+    // checked by `tablespace`).
+    let create = match (template, tablespace()) {
+        // A copy of a template in memory: its files copied as they are, not written to the
+        // server's log (a database's worth of log per test, on the disk).
+        (Some(template), Some(space)) => format!(
+            "CREATE DATABASE {name} TEMPLATE {template} TABLESPACE {space} STRATEGY FILE_COPY"
+        ),
+        (Some(template), None) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        (None, Some(space)) => format!("CREATE DATABASE {name} TABLESPACE {space}"),
+        (None, None) => format!("CREATE DATABASE {name}"),
     };
     for sql in [
         create,
@@ -49,7 +56,11 @@ async fn create_from(server_url: &str, prefix: &str, template: Option<&str>) -> 
 /// template cannot be copied).
 async fn template(server_url: &str) -> String {
     let migrator = sqlx::migrate!("migrations/postgres");
-    let name = format!("owp_template_{}", digest(&migrator));
+    // A template in the scratch tablespace is one of its own (`_m`): the copies stay there.
+    let name = match tablespace() {
+        Some(_) => format!("owp_template_{}_m", digest(&migrator)),
+        None => format!("owp_template_{}", digest(&migrator)),
+    };
     let mut conn = connect(server_url).await;
     run(&mut conn, "SELECT pg_advisory_lock(7143001)").await;
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
@@ -61,7 +72,11 @@ async fn template(server_url: &str) -> String {
         let building = format!("{name}_building");
         // What a run killed while building left behind.
         run(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
-        run(&mut conn, &format!("CREATE DATABASE {building}")).await;
+        let create = match tablespace() {
+            Some(space) => format!("CREATE DATABASE {building} TABLESPACE {space}"),
+            None => format!("CREATE DATABASE {building}"),
+        };
+        run(&mut conn, &create).await;
         sqlx::any::install_default_drivers();
         let url = owp::store::database_url::url_with_database(server_url, &building);
         let mut target = sqlx::AnyConnection::connect(&url)
@@ -101,6 +116,29 @@ async fn template(server_url: &str) -> String {
     run(&mut conn, "SELECT pg_advisory_unlock(7143001)").await;
     let _ = conn.close().await;
     name
+}
+
+/// Environment variable naming a tablespace of the test server for the scratch databases and
+/// their template: `.ci/run` makes one in memory (`/dev/shm`), since a database per test written
+/// and removed on the disk costs the server more than most tests do.
+pub const TABLESPACE_VAR: &str = "OWP_TEST_PG_TABLESPACE";
+
+/// The scratch tablespace [`TABLESPACE_VAR`] names, if any (a name of letters, digits and `_`,
+/// since it is written into the statements).
+fn tablespace() -> Option<String> {
+    let space = std::env::var(TABLESPACE_VAR).ok()?;
+    let space = space.trim();
+    if space.is_empty() {
+        return None;
+    }
+    assert!(
+        space.len() <= 63
+            && space
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+        "{TABLESPACE_VAR}: {space:?} is not a tablespace name of lower-case letters, digits and _"
+    );
+    Some(space.to_string())
 }
 
 /// 20 hex digits of a digest of every migration's version and checksum: the name of a template
