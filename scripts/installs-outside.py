@@ -148,6 +148,10 @@ def main():
     if min(a.installations, a.deliveries, a.repos, a.senders) < 1:
         sys.exit("installations, deliveries, repos and senders must be at least 1")
     key = os.path.abspath(a.key)
+    # The server runs in a scratch directory: a path given relative to here must still name it.
+    a.owp = os.path.abspath(a.owp) if os.sep in a.owp else a.owp
+    if a.sim_owp and os.sep in a.sim_owp:
+        a.sim_owp = os.path.abspath(a.sim_owp)
     work = tempfile.mkdtemp(prefix="owp-outside-")
 
     sim = subprocess.Popen(
