@@ -203,10 +203,24 @@ def main():
         "GITHUB_API_URL": where["api"], "GITHUB_WEBHOOK_SECRET": SECRET,
         "OWP_ADMIN_TOKEN": uuid.uuid4().hex, "OWP_LOG": "warn",
     })
+    def stop_sim_and_drop_db():
+        sim.stdin.close()
+        sim.wait(30)
+        if db_url:
+            if session:
+                session.stdin.close()
+                session.wait(30)
+            psql(a.database_url, f"DROP DATABASE IF EXISTS {db_url.rsplit('/', 1)[1]} WITH (FORCE)")
+
     log = open(os.path.join(work, "serve.log"), "w")
-    server = subprocess.Popen(
-        [a.owp, "serve", *where_db, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        server = subprocess.Popen(
+            [a.owp, "serve", *where_db, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    except OSError as e:
+        log.close()
+        stop_sim_and_drop_db()
+        sys.exit(f"cannot start {a.owp}: {e}")
     done = False
     try:
         owp = Http(f"http://127.0.0.1:{port}")
@@ -283,13 +297,7 @@ def main():
         server.terminate()
         server.wait(30)
         log.close()
-        sim.stdin.close()
-        sim.wait(30)
-        if db_url:
-            if session:
-                session.stdin.close()
-                session.wait(30)
-            psql(a.database_url, f"DROP DATABASE IF EXISTS {db_url.rsplit('/', 1)[1]} WITH (FORCE)")
+        stop_sim_and_drop_db()
     # The SQLite file and the server's log go with a run that finished; a failed run keeps
     # them, for the log its message names.
     if done:
