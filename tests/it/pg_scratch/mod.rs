@@ -26,20 +26,8 @@ pub async fn create_migrated(server_url: &str, prefix: &str) -> String {
 async fn create_from(server_url: &str, prefix: &str, template: Option<&str>) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let mut conn = connect(server_url).await;
-    // The names are made here from a UUID and a digest, never from input (the tablespace's is
-    // checked by `tablespace`).
-    let create = match (template, tablespace()) {
-        // A copy of a template in memory: its files copied as they are, not written to the
-        // server's log (a database's worth of log per test, on the disk).
-        (Some(template), Some(space)) => format!(
-            "CREATE DATABASE {name} TEMPLATE {template} TABLESPACE {space} STRATEGY FILE_COPY"
-        ),
-        (Some(template), None) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
-        (None, Some(space)) => format!("CREATE DATABASE {name} TABLESPACE {space}"),
-        (None, None) => format!("CREATE DATABASE {name}"),
-    };
     for sql in [
-        create,
+        create_database(&name, template),
         format!("ALTER DATABASE {name} SET synchronous_commit = off"),
     ] {
         run(&mut conn, &sql).await;
@@ -72,11 +60,7 @@ async fn template(server_url: &str) -> String {
         let building = format!("{name}_building");
         // What a run killed while building left behind.
         run(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
-        let create = match tablespace() {
-            Some(space) => format!("CREATE DATABASE {building} TABLESPACE {space}"),
-            None => format!("CREATE DATABASE {building}"),
-        };
-        run(&mut conn, &create).await;
+        run(&mut conn, &create_database(&building, None)).await;
         sqlx::any::install_default_drivers();
         let url = owp::store::database_url::url_with_database(server_url, &building);
         let mut target = sqlx::AnyConnection::connect(&url)
@@ -118,6 +102,22 @@ async fn template(server_url: &str) -> String {
     name
 }
 
+/// The statement creating database `name`, a copy of `template` or empty, in the scratch
+/// tablespace when there is one. The names are made here from a UUID and a digest, never from
+/// input (the tablespace's is checked by [`tablespace`]).
+fn create_database(name: &str, template: Option<&str>) -> String {
+    match (template, tablespace()) {
+        // A copy of a template in memory: its files copied as they are, not written to the
+        // server's log (a database's worth of log per test, on the disk).
+        (Some(template), Some(space)) => format!(
+            "CREATE DATABASE {name} TEMPLATE {template} TABLESPACE {space} STRATEGY FILE_COPY"
+        ),
+        (Some(template), None) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        (None, Some(space)) => format!("CREATE DATABASE {name} TABLESPACE {space}"),
+        (None, None) => format!("CREATE DATABASE {name}"),
+    }
+}
+
 /// Environment variable naming a tablespace of the test server for the scratch databases and
 /// their template: `.ci/run` makes one in memory (`/dev/shm`), since a database per test written
 /// and removed on the disk costs the server more than most tests do.
@@ -152,19 +152,25 @@ pub fn digest(migrator: &sqlx::migrate::Migrator) -> String {
     hex::encode(digest.finalize())[..20].to_string()
 }
 
-/// How long a scratch database's creation waits for a free connection slot of the server
-/// (`too many clients`: the replicas of the tests running beside this one hold them all).
+/// How long a connection to the server waits for a free slot (`too many clients`: the
+/// replicas of the tests running beside this one hold them all).
 const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn connect(server_url: &str) -> PgConnection {
+    connect_when_free(server_url)
+        .await
+        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: cannot connect: {e}"))
+}
+
+/// A connection to the server, waiting up to [`SLOT_WAIT`] while it is full.
+async fn connect_when_free(server_url: &str) -> Result<PgConnection, sqlx::Error> {
     let deadline = std::time::Instant::now() + SLOT_WAIT;
     loop {
         match PgConnection::connect(server_url).await {
-            Ok(conn) => return conn,
             Err(e) if too_many_clients(&e) && std::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
-            Err(e) => panic!("OWP_TEST_DATABASE_URL: cannot connect: {e}"),
+            connected => return connected,
         }
     }
 }
@@ -214,16 +220,9 @@ pub fn drop_blocking(server_url: &str, name: &str) {
 }
 
 async fn drop_database(server_url: &str, name: &str) -> Result<(), String> {
-    // A full server is waited for (bounded by the caller's timeout), as at creation.
-    let mut conn = loop {
-        match PgConnection::connect(server_url).await {
-            Ok(conn) => break conn,
-            Err(e) if too_many_clients(&e) => {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    };
+    let mut conn = connect_when_free(server_url)
+        .await
+        .map_err(|e| e.to_string())?;
     // The name was made from a UUID by `create`.
     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
     let mut last = String::new();
