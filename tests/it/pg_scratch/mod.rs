@@ -7,7 +7,7 @@ use sqlx::postgres::PgConnection;
 /// Creates an empty database named `<prefix>_<random>` on the PostgreSQL server of `server_url`
 /// and returns its name (for a test that builds an older schema itself).
 pub async fn create(server_url: &str, prefix: &str) -> String {
-    create_from(server_url, prefix, None).await
+    create_from(server_url, prefix, false).await
 }
 
 /// Creates a database named `<prefix>_<random>` holding this build's schema, as a store opened
@@ -15,19 +15,23 @@ pub async fn create(server_url: &str, prefix: &str) -> String {
 /// It is a copy of a template the first test of a run builds (see [`template`]): a copy costs the
 /// server a fraction of running the migrations again for each of hundreds of tests.
 pub async fn create_migrated(server_url: &str, prefix: &str) -> String {
-    let template = template(server_url).await;
-    create_from(server_url, prefix, Some(&template)).await
+    create_from(server_url, prefix, true).await
 }
 
 /// Its commits do not wait for the disk (`synchronous_commit = off`): the tests check behaviour,
 /// not durability, and on a slow disk a commit's log flush (seen: 1.4 s) would only shift the
 /// timing of the time-based tests. (A database's settings are its own, never copied from its
-/// template.)
-async fn create_from(server_url: &str, prefix: &str, template: Option<&str>) -> String {
+/// template.) One connection finds the template, or builds it, and makes the copy: a connection
+/// costs the server a process of its own, and a run makes hundreds of these databases.
+async fn create_from(server_url: &str, prefix: &str, migrated: bool) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let mut conn = connect(server_url).await;
+    let template = match migrated {
+        true => Some(template(&mut conn, server_url).await),
+        false => None,
+    };
     for sql in [
-        create_database(&name, template),
+        create_database(&name, template.as_deref()),
         format!("ALTER DATABASE {name} SET synchronous_commit = off"),
     ] {
         run(&mut conn, &sql).await;
@@ -40,27 +44,24 @@ async fn create_from(server_url: &str, prefix: &str, template: Option<&str>) -> 
 /// per server and schema: its name carries a digest of every migration's version and checksum,
 /// so a changed migration builds a new one. Test processes that start together wait for one of
 /// them to build it (an advisory lock); it is migrated under a name of its own and renamed when
-/// whole, so a template that exists is complete, and it takes no connections (a connected
-/// template cannot be copied).
-async fn template(server_url: &str) -> String {
+/// whole, so a template that exists is complete (found without the lock), and it takes no
+/// connections (a connected template cannot be copied).
+async fn template(conn: &mut PgConnection, server_url: &str) -> String {
     let migrator = sqlx::migrate!("migrations/postgres");
     // A template in the scratch tablespace is one of its own (`_m`): the copies stay there.
     let name = match tablespace() {
         Some(_) => format!("owp_template_{}_m", digest(&migrator)),
         None => format!("owp_template_{}", digest(&migrator)),
     };
-    let mut conn = connect(server_url).await;
-    run(&mut conn, "SELECT pg_advisory_lock(7143001)").await;
-    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-        .bind(&name)
-        .fetch_optional(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: the template's lookup failed: {e}"));
-    if exists.is_none() {
+    if database_exists(conn, &name).await {
+        return name;
+    }
+    run(conn, "SELECT pg_advisory_lock(7143001)").await;
+    if !database_exists(conn, &name).await {
         let building = format!("{name}_building");
         // What a run killed while building left behind.
-        run(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
-        run(&mut conn, &create_database(&building, None)).await;
+        run(conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
+        run(conn, &create_database(&building, None)).await;
         sqlx::any::install_default_drivers();
         let url = owp::store::database_url::url_with_database(server_url, &building);
         let mut target = sqlx::AnyConnection::connect(&url)
@@ -71,13 +72,9 @@ async fn template(server_url: &str) -> String {
             .await
             .unwrap_or_else(|e| panic!("the migrations on {building} failed: {e}"));
         let _ = target.close().await;
+        run(conn, &format!("ALTER DATABASE {building} RENAME TO {name}")).await;
         run(
-            &mut conn,
-            &format!("ALTER DATABASE {building} RENAME TO {name}"),
-        )
-        .await;
-        run(
-            &mut conn,
+            conn,
             &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
         )
         .await;
@@ -87,19 +84,27 @@ async fn template(server_url: &str) -> String {
              AND datname NOT LIKE '%\\_building' AND datname <> $1",
         )
         .bind(&name)
-        .fetch_all(&mut conn)
+        .fetch_all(&mut *conn)
         .await
         .unwrap_or_default();
         for old in earlier {
             let sql = format!("DROP DATABASE IF EXISTS {old}");
             let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
+                .execute(&mut *conn)
                 .await;
         }
     }
-    run(&mut conn, "SELECT pg_advisory_unlock(7143001)").await;
-    let _ = conn.close().await;
+    run(conn, "SELECT pg_advisory_unlock(7143001)").await;
     name
+}
+
+async fn database_exists(conn: &mut PgConnection, name: &str) -> bool {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: the template's lookup failed: {e}"));
+    found.is_some()
 }
 
 /// The statement creating database `name`, a copy of `template` or empty, in the scratch
