@@ -233,12 +233,13 @@ pub async fn start_on(
         tracing::info!("public boards on: anyone may read the boards of public repositories");
         crate::dashboard::PublicBoards::new(store.clone(), last_event.clone())
     });
+    let (api, api_doc) = http::api(api_docs());
     let limits = Arc::new(crate::http::rate_limits::Limits::new(
         &config.limits,
         admin_token.clone(),
         Some(store.clone()),
         sessions.failures(),
-        crate::http::rate_limits::CredentialRoutes::of(&crate::http::openapi::document(api_docs())),
+        crate::http::rate_limits::CredentialRoutes::of(&api_doc),
     )?);
     let listen_url = format!("http://{}:{}", config.host, config.port);
     let serving = crate::github::settings::Serving {
@@ -266,7 +267,7 @@ pub async fn start_on(
                 as Arc<dyn crate::http::principal::RepoAccess>
         }),
     });
-    let mut app = http::router(state, api_docs())
+    let mut app = http::router_of(state, api, api_doc)
         .merge(crate::dashboard::router_with(
             sessions.clone(),
             public_boards,

@@ -143,7 +143,7 @@ async fn callback(State(setup): State<Arc<Setup>>, Query(q): Query<CallbackQuery
              start again from the setup page.",
         );
     }
-    let conversion = match manifest::convert(&setup.http, &setup.api_url, &code).await {
+    let conversion = match manifest::convert(setup.http(), &setup.api_url, &code).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "the App manifest code could not be exchanged");

@@ -35,6 +35,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use tokio::sync::watch;
+use utoipa::openapi::OpenApi;
 
 use crate::config::{AdminTokens, RegistrationPolicy};
 use crate::store::Store;
@@ -84,9 +85,20 @@ pub struct AppParts {
 /// The OWP API router (`/healthz`, `/v1/...`), with its OpenAPI document served at
 /// `/v1/openapi.json`; `more_docs` documents the API routes other routers serve.
 pub fn router(state: AppState, more_docs: Vec<utoipa::openapi::OpenApi>) -> Router {
+    let (api, doc) = api(more_docs);
+    router_of(state, api, doc)
+}
+
+/// The API's routes and their completed OpenAPI document, made once: [`router_of`] serves both,
+/// and the rate limits read from the document which routes need a credential.
+pub fn api(more_docs: Vec<utoipa::openapi::OpenApi>) -> (Router<AppState>, Arc<OpenApi>) {
     let (api, mut doc) = openapi::api_router(more_docs).split_for_parts();
     openapi::complete(&mut doc);
-    let doc = Arc::new(doc);
+    (api, Arc::new(doc))
+}
+
+/// [`router`] of routes and a document [`api`] made.
+pub fn router_of(state: AppState, api: Router<AppState>, doc: Arc<OpenApi>) -> Router {
     api.route(
         "/v1/openapi.json",
         axum::routing::get(move || {

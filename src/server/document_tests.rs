@@ -296,3 +296,16 @@ fn every_v1_route_the_service_serves_is_documented() {
         "routes served but missing from the OpenAPI document: {missing:?}"
     );
 }
+
+#[test]
+fn the_routes_needing_a_credential_are_read_from_the_operations_as_from_the_whole_document() {
+    use crate::http::rate_limits::CredentialRoutes;
+    let doc = document();
+    let read = CredentialRoutes::of(&doc);
+    let whole = CredentialRoutes::of_json(&serde_json::to_value(&doc).unwrap());
+    assert!(
+        read.len() > 10,
+        "the document names routes that need a credential"
+    );
+    assert!(read.same_routes(&whole));
+}

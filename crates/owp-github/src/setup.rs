@@ -16,7 +16,7 @@
 //! routes are `http::github_setup`; this module holds the flow's state and what it saves.
 
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -35,7 +35,9 @@ pub const STATE_TTL: Duration = Duration::from_secs(3600);
 
 /// The setup flow's state.
 pub struct Setup {
-    pub http: reqwest::Client,
+    /// The client of the manifest's conversion, made on its first use: loading the system's
+    /// root certificates is work a start without an App's setup never needs.
+    http: OnceLock<reqwest::Client>,
     pub api_url: String,
     pub web_url: String,
     pub env_file: PathBuf,
@@ -75,10 +77,7 @@ impl Setup {
             .trim_end_matches('/')
             .to_string();
         Setup {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap_or_default(),
+            http: OnceLock::new(),
             web_url: config.github.web_url(),
             api_url,
             env_file: config
@@ -92,6 +91,16 @@ impl Setup {
             key: crate::domain::secret::Secret::new(uuid::Uuid::new_v4().simple().to_string()),
             shared: None,
         }
+    }
+
+    /// The HTTP client that converts the manifest's code on GitHub.
+    pub fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// Keeps the new App's credentials where every replica finds them (the database), unless

@@ -218,6 +218,9 @@ impl Story {
             crate::sqlite_scratch::migrated_copy(&config.db).await;
         }
         config.database_url = database.as_ref().map(|(url, _)| url.clone());
+        config.database_pool = crate::support::TEST_PG_CONNECTIONS
+            .parse()
+            .expect("a number");
         config.github.github_app_id = Some(fake.app_id());
         config.github.github_private_key = Some(Secret::new(TEST_APP_KEY));
         config.github.github_webhook_secret = Some(Secret::new(SECRET));

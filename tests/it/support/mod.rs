@@ -40,8 +40,13 @@ pub const GENEROUS_RATES: [(&str, &str); 6] = [
 
 /// The PostgreSQL connections every test server keeps at most, unless the test sets its own
 /// `OWP_DATABASE_POOL`: eight test processes at once, some of them with three replicas, stay well
-/// within a PostgreSQL server's default 100 connection slots (the product's default is 16).
-pub const TEST_PG_POOL: (&str, &str) = ("OWP_DATABASE_POOL", "8");
+/// within a PostgreSQL server's default 100 connection slots (the product's default is 16). Each
+/// connection costs the server a process of its own and its statements prepared again: four (three
+/// shared, one for the checked reads) are what a test's handful of clients keep busy.
+pub const TEST_PG_POOL: (&str, &str) = ("OWP_DATABASE_POOL", TEST_PG_CONNECTIONS);
+
+/// [`TEST_PG_POOL`]'s number, which in-process services (the GitHub stories) are given too.
+pub const TEST_PG_CONNECTIONS: &str = "4";
 
 /// How long a server may take to answer `GET /healthz` after it was spawned.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
