@@ -215,7 +215,7 @@ pub async fn state(
     let since = now - OUTCOME_DAYS * 86_400_000;
     let mut outcomes = store.outcomes().of_repo(since, false).await?;
     let mut reviewers = store.reviewers().loads(now).await?;
-    let mut settings = repo_settings(store).await?;
+    let mut settings = repo_settings(store, &repos).await?;
     Ok(Json(PoolState {
         repos: repos
             .iter()
@@ -274,15 +274,20 @@ impl ShownSettings {
     }
 }
 
-/// The settings of every repository the GitHub App serves (two queries), by name.
+/// The settings of the repositories `shown` that the GitHub App serves (two queries), by name.
+/// Only theirs are read: a maintainer of 3 of an installation's 1,000 repositories, polling
+/// from the dashboard, costs the reading of 3 settings files, not of 1,000.
 async fn repo_settings(
     store: &crate::store::Store,
+    shown: &[crate::store::rows::RepoRow],
 ) -> ApiResult<std::collections::HashMap<String, ShownSettings>> {
+    let names: std::collections::HashSet<&str> = shown.iter().map(|r| r.name.as_str()).collect();
     let mut shown: std::collections::HashMap<String, ShownSettings> = store
         .installations()
         .repos(None)
         .await?
         .iter()
+        .filter(|row| names.contains(row.repo.as_str()))
         .map(|row| {
             let settings = crate::github::service::settings_of(Some(row));
             let shown = ShownSettings {
