@@ -274,14 +274,14 @@ impl ShownSettings {
     }
 }
 
-/// The settings of the repositories `shown` that the GitHub App serves (two queries), by name.
-/// Only theirs are read: a maintainer of 3 of an installation's 1,000 repositories, polling
-/// from the dashboard, costs the reading of 3 settings files, not of 1,000.
+/// The settings of the repositories `repos` (those a request shows) that the GitHub App serves
+/// (two queries), by name. Only theirs are read: a maintainer of 3 of an installation's 1,000
+/// repositories, polling from the dashboard, costs the reading of 3 settings files, not of 1,000.
 async fn repo_settings(
     store: &crate::store::Store,
-    shown: &[crate::store::rows::RepoRow],
+    repos: &[crate::store::rows::RepoRow],
 ) -> ApiResult<std::collections::HashMap<String, ShownSettings>> {
-    let names: std::collections::HashSet<&str> = shown.iter().map(|r| r.name.as_str()).collect();
+    let names: std::collections::HashSet<&str> = repos.iter().map(|r| r.name.as_str()).collect();
     let mut shown: std::collections::HashMap<String, ShownSettings> = store
         .installations()
         .repos(None)
