@@ -20,8 +20,11 @@ pub async fn create_migrated(server_url: &str, prefix: &str) -> String {
 
 /// Its commits do not wait for the disk (`synchronous_commit = off`): the tests check behaviour,
 /// not durability, and on a slow disk a commit's log flush (seen: 1.4 s) would only shift the
-/// timing of the time-based tests. (A database's settings are its own, never copied from its
-/// template.) One connection finds the template, or builds it, and makes the copy: a connection
+/// timing of the time-based tests. Its prepared statements are planned once per connection
+/// (`plan_cache_mode = force_generic_plan`) rather than for each of their first five runs: a
+/// plan never changes what a statement answers, and the planning of a test's short-lived
+/// connections was a tenth of the server's CPU over the API tests (docs/performance.md). (A
+/// database's settings are its own, never copied from its template.) One connection finds the template, or builds it, and makes the copy: a connection
 /// costs the server a process of its own, and a run makes hundreds of these databases.
 async fn create_from(server_url: &str, prefix: &str, migrated: bool) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
@@ -33,6 +36,7 @@ async fn create_from(server_url: &str, prefix: &str, migrated: bool) -> String {
     for sql in [
         create_database(&name, template.as_deref()),
         format!("ALTER DATABASE {name} SET synchronous_commit = off"),
+        format!("ALTER DATABASE {name} SET plan_cache_mode = force_generic_plan"),
     ] {
         run(&mut conn, &sql).await;
     }
