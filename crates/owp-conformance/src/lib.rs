@@ -3,7 +3,8 @@
 //!
 //! This module is a client of the protocol and nothing more: it imports nothing of the service
 //! (`store`, `domain`, `http`, `github`, …), so that what it judges is what goes over the wire, and
-//! so that it can judge an implementation written in any language. A unit test below keeps it so.
+//! so that it can judge an implementation written in any language. A test of this crate
+//! (`tests/command.rs`) keeps it so.
 //!
 //! - [`client`]: the HTTP calls and the run's bookkeeping (the repositories, tasks and workers a run
 //!   creates, all named with a fresh prefix, and the clean-up after each case).
@@ -19,7 +20,7 @@ pub mod closed_pipe;
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -423,7 +424,9 @@ fn print_line(report: &CaseReport, listed: bool) {
     }
 }
 
-fn read_expected(path: &PathBuf) -> anyhow::Result<BTreeSet<String>> {
+/// The case names of an expected-failure list (`--expected-failures`): one a line, with `#`
+/// comments and blank lines left out.
+pub fn read_expected(path: &Path) -> anyhow::Result<BTreeSet<String>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(text
@@ -437,7 +440,7 @@ fn read_expected(path: &PathBuf) -> anyhow::Result<BTreeSet<String>> {
 /// The admin token to send to `url`: the one given (flag or environment), else the one the
 /// working directory's env files hold (`read_file`), but only for a server on this machine. Those
 /// files belong to the local service; a token from them never goes to another host.
-fn admin_token_for(
+pub fn admin_token_for(
     url: &str,
     given: Option<String>,
     read_file: impl FnOnce() -> Option<String>,
@@ -469,105 +472,5 @@ fn on_this_machine(url: &str) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_token_from_the_env_files_goes_only_to_a_server_on_this_machine() {
-        let file = || Some("from-env-local".to_string());
-        for local in [
-            "http://127.0.0.1:8787",
-            "http://localhost:8787/",
-            "http://[::1]:8787",
-            "http://127.5.0.1",
-        ] {
-            assert_eq!(
-                admin_token_for(local, None, file).as_deref(),
-                Some("from-env-local"),
-                "{local}"
-            );
-        }
-        for remote in [
-            "https://pool.example.org",
-            "http://10.0.0.5:8787",
-            "http://localhost.example.org",
-            "http://127.0.0.1.example.org",
-            "not a url",
-        ] {
-            assert_eq!(admin_token_for(remote, None, file), None, "{remote}");
-        }
-        // A token given by flag or environment goes where the person sends it.
-        assert_eq!(
-            admin_token_for("https://pool.example.org", Some("given".into()), file).as_deref(),
-            Some("given")
-        );
-        assert_eq!(
-            admin_token_for("http://127.0.0.1:1", Some(" ".into()), file).as_deref(),
-            Some("from-env-local")
-        );
-    }
-
-    /// The runner is a client of the protocol only: its crate depends on no crate of the service
-    /// (so the compiler keeps every file of it from naming the service's internals), and nothing
-    /// of the service can decide a verdict.
-    #[test]
-    fn the_runner_imports_nothing_of_the_service() {
-        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-        let manifest = std::fs::read_to_string(manifest).unwrap();
-        let mut section = String::new();
-        let mut names = vec![];
-        for line in manifest.lines().map(str::trim) {
-            if line.starts_with('[') {
-                section = line.to_string();
-            } else if section.ends_with("dependencies]")
-                && !line.starts_with('#')
-                && let Some((name, spec)) = line.split_once('=')
-            {
-                let name = name.trim();
-                let local = spec.contains("path") || spec.contains("git");
-                assert!(
-                    name == "owp-protocol" || !(local || name.starts_with("owp")),
-                    "the runner depends on `{line}`"
-                );
-                names.push(name.to_string());
-            }
-        }
-        assert!(names.iter().any(|n| n == "reqwest"), "{names:?}");
-        for service in ["sqlx", "rusqlite", "axum", "octocrab", "owp"] {
-            assert!(!names.iter().any(|n| n == service), "{service}: {names:?}");
-        }
-    }
-
-    #[test]
-    fn case_names_are_unique_and_well_formed() {
-        let all = cases::all();
-        let mut names = BTreeSet::new();
-        for case in &all {
-            assert!(names.insert(case.name), "two cases named {}", case.name);
-            assert!(
-                case.name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'),
-                "{}",
-                case.name
-            );
-            assert!(case.name.contains('.'), "{}", case.name);
-        }
-    }
-
-    #[test]
-    fn expected_failure_lists_ignore_comments_and_blank_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.txt");
-        std::fs::write(&path, "# known\nwire.a\n\n  rules.b  # why\n").unwrap();
-        let set = read_expected(&path).unwrap();
-        assert_eq!(
-            set.into_iter().collect::<Vec<_>>(),
-            vec!["rules.b", "wire.a"]
-        );
     }
 }
