@@ -5,6 +5,9 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
+use owp_conformance::closed_pipe::{CLOSED_PIPE_CODES, is_closed_pipe_panic};
+use owp_conformance::{admin_token_for, cases, read_expected};
+
 fn command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_owp-conformance"));
     // No token from this machine's environment or env files decides what the command does.
@@ -23,7 +26,7 @@ fn the_command_lists_every_case_of_the_library() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap_or(""))
         .collect();
-    let cases = owp_conformance::cases::all();
+    let cases = cases::all();
     let names: Vec<&str> = cases.iter().map(|c| c.name).collect();
     assert!(names.len() > 50, "{names:?}");
     assert_eq!(listed, names);
@@ -87,7 +90,7 @@ fn a_token_from_the_env_files_goes_only_to_a_server_on_this_machine() {
         "http://127.5.0.1",
     ] {
         assert_eq!(
-            owp_conformance::admin_token_for(local, None, file).as_deref(),
+            admin_token_for(local, None, file).as_deref(),
             Some("from-env-local"),
             "{local}"
         );
@@ -99,20 +102,15 @@ fn a_token_from_the_env_files_goes_only_to_a_server_on_this_machine() {
         "http://127.0.0.1.example.org",
         "not a url",
     ] {
-        assert_eq!(
-            owp_conformance::admin_token_for(remote, None, file),
-            None,
-            "{remote}"
-        );
+        assert_eq!(admin_token_for(remote, None, file), None, "{remote}");
     }
     // A token given by flag or environment goes where the person sends it.
     assert_eq!(
-        owp_conformance::admin_token_for("https://pool.example.org", Some("given".into()), file)
-            .as_deref(),
+        admin_token_for("https://pool.example.org", Some("given".into()), file).as_deref(),
         Some("given")
     );
     assert_eq!(
-        owp_conformance::admin_token_for("http://127.0.0.1:1", Some(" ".into()), file).as_deref(),
+        admin_token_for("http://127.0.0.1:1", Some(" ".into()), file).as_deref(),
         Some("from-env-local")
     );
 }
@@ -150,7 +148,7 @@ fn the_runner_imports_nothing_of_the_service() {
 
 #[test]
 fn case_names_are_unique_and_well_formed() {
-    let all = owp_conformance::cases::all();
+    let all = cases::all();
     let mut names = BTreeSet::new();
     for case in &all {
         assert!(names.insert(case.name), "two cases named {}", case.name);
@@ -170,7 +168,7 @@ fn expected_failure_lists_ignore_comments_and_blank_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.txt");
     std::fs::write(&path, "# known\nwire.a\n\n  rules.b  # why\n").unwrap();
-    let set = owp_conformance::read_expected(&path).unwrap();
+    let set = read_expected(&path).unwrap();
     assert_eq!(
         set.into_iter().collect::<Vec<_>>(),
         vec!["rules.b", "wire.a"]
@@ -180,21 +178,19 @@ fn expected_failure_lists_ignore_comments_and_blank_lines() {
 #[test]
 fn only_a_closed_pipe_ends_quietly() {
     let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
-    let code = owp_conformance::closed_pipe::CLOSED_PIPE_CODES[0];
+    let code = CLOSED_PIPE_CODES[0];
     let text = std::io::Error::from_raw_os_error(code).to_string();
-    assert!(owp_conformance::closed_pipe::is_closed_pipe_panic(
-        &format!("failed printing to stdout: {text}")
-    ));
-    assert!(owp_conformance::closed_pipe::is_closed_pipe_panic(
-        &format!("failed printing to stderr: {text}")
-    ));
-    assert!(!owp_conformance::closed_pipe::is_closed_pipe_panic(
-        &format!("failed printing to stdout: {closed} x")
-    ));
-    assert!(!owp_conformance::closed_pipe::is_closed_pipe_panic(
+    assert!(is_closed_pipe_panic(&format!(
+        "failed printing to stdout: {text}"
+    )));
+    assert!(is_closed_pipe_panic(&format!(
+        "failed printing to stderr: {text}"
+    )));
+    assert!(!is_closed_pipe_panic(&format!(
+        "failed printing to stdout: {closed} x"
+    )));
+    assert!(!is_closed_pipe_panic(
         "failed printing to stdout: No space left on device (os error 28)"
     ));
-    assert!(!owp_conformance::closed_pipe::is_closed_pipe_panic(
-        "index out of bounds"
-    ));
+    assert!(!is_closed_pipe_panic("index out of bounds"));
 }

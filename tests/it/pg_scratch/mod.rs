@@ -24,8 +24,9 @@ pub async fn create_migrated(server_url: &str, prefix: &str) -> String {
 /// (`plan_cache_mode = force_generic_plan`) rather than for each of their first five runs: a
 /// plan never changes what a statement answers, and the planning of a test's short-lived
 /// connections was a tenth of the server's CPU over the API tests (docs/performance.md). (A
-/// database's settings are its own, never copied from its template.) One connection finds the template, or builds it, and makes the copy: a connection
-/// costs the server a process of its own, and a run makes hundreds of these databases.
+/// database's settings are its own, never copied from its template.) One connection finds the
+/// template, or builds it, and makes the copy: a connection costs the server a process of its
+/// own, and a run makes hundreds of these databases.
 async fn create_from(server_url: &str, prefix: &str, migrated: bool) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
     let mut conn = connect(server_url).await;
