@@ -22,6 +22,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 const TOKEN: &str = "browser-test-admin-token-0123456789";
 
+/// How long one start of Chromium may take to open its DevTools port (well under a second on an
+/// idle machine; `.config/nextest.toml` starts at most two browsers at once).
+const START_UP: Duration = Duration::from_secs(30);
+
 // ---- a small DevTools protocol client ----------------------------------------------------------
 
 /// Finds Chromium: `OWP_CHROMIUM`, else `chromium` (or a Chrome) on the `PATH`.
@@ -44,6 +48,18 @@ fn chromium() -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The last lines Chromium printed, for a failure's message.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    if tail.is_empty() {
+        "(nothing)".to_owned()
+    } else {
+        tail
+    }
 }
 
 /// A headless Chromium with its own throw-away profile; killed (with its helpers) when dropped.
@@ -71,7 +87,9 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    /// Starts Chromium, or `None` (with a message) when it is not installed.
+    /// Starts Chromium, or `None` (with a message) when it is not installed. A browser that has
+    /// not opened its DevTools port within [`START_UP`] is killed and started once more; the
+    /// failure names what each of the two printed.
     pub(crate) async fn launch(test: &str) -> Option<Browser> {
         let Some(binary) = chromium() else {
             crate::services::missing(
@@ -82,8 +100,25 @@ impl Browser {
             );
             return None;
         };
+        let mut printed = Vec::new();
+        for attempt in 1..=2 {
+            match Browser::start(&binary).await {
+                Ok(browser) => return Some(browser),
+                Err(why) => printed.push(format!("start {attempt}: {why}")),
+            }
+        }
+        panic!("{}", printed.join("\n"));
+    }
+
+    /// One start of Chromium with a new profile: the browser once its DevTools port is open, or
+    /// why not (with the last lines it printed).
+    async fn start(binary: &Path) -> Result<Browser, String> {
         let profile = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(&binary);
+        // What Chromium prints goes to a file beside the profile, shown if it never comes up.
+        let log_dir = tempfile::tempdir().unwrap();
+        let log_path = log_dir.path().join("chromium.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(binary);
         cmd.args([
             "--headless",
             "--no-sandbox",
@@ -102,14 +137,15 @@ impl Browser {
         .arg("about:blank")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .process_group(0);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         // Chromium writes the port it picked to DevToolsActivePort in the profile.
         let port_file = profile.path().join("DevToolsActivePort");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let started = Instant::now();
+        // Dropped on a failure, it kills the browser and every helper it started.
         let mut browser = Browser {
             child,
             port: 0,
@@ -120,15 +156,20 @@ impl Browser {
                 && let Some(port) = text.lines().next().and_then(|l| l.trim().parse().ok())
             {
                 browser.port = port;
-                return Some(browser);
+                return Ok(browser);
             }
             if let Ok(Some(status)) = browser.child.try_wait() {
-                panic!("Chromium exited at start-up: {status}");
+                return Err(format!(
+                    "Chromium exited at start-up ({status}); it printed:\n{}",
+                    log_tail(&log_path)
+                ));
             }
-            assert!(
-                Instant::now() < deadline,
-                "Chromium did not open its DevTools port"
-            );
+            if started.elapsed() >= START_UP {
+                return Err(format!(
+                    "Chromium did not open its DevTools port within {START_UP:?}; it printed:\n{}",
+                    log_tail(&log_path)
+                ));
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
