@@ -13,8 +13,9 @@ async fn bench_idle_measures_the_three_routes_of_an_idle_pool() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"));
-    // One connection of load: its requests follow each other, so that each of the twelve windows
-    // keeps one core busy rather than both, beside the tests running with it.
+    // One connection of load: its requests follow each other, so that each one-second window (three
+    // routes, two builds, each backend) keeps one core busy rather than both, beside the tests
+    // running with it.
     cmd.current_dir(dir.path())
         .args(["bench", "--idle", "30", "--idle-connections", "1"])
         .args(["--seconds", "1", "--warmup", "0"])
