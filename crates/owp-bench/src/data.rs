@@ -1,7 +1,6 @@
 //! The scratch database of a run: its pools, the bulk load of tasks (and of waiting ones), and
 //! putting opened tasks back to `ready` while the workers claim.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use http::StatusCode;
 use sqlx::AnyPool;
-use sqlx::AssertSqlSafe;
 use sqlx::any::AnyPoolOptions;
 
 use super::conn::WorkerConn;
@@ -20,8 +18,8 @@ use super::*;
 /// A database that exists for one run.
 pub(super) struct ScratchDb {
     pub(super) url: String,
-    /// PostgreSQL: (server URL, database name) to drop afterwards.
-    pub(super) pg: Option<(String, String)>,
+    /// PostgreSQL: the database's name, to drop afterwards.
+    pub(super) pg: Option<String>,
 }
 
 impl ScratchDb {
@@ -36,25 +34,22 @@ impl ScratchDb {
                 pg: None,
             }),
             BenchBackend::Postgres => {
-                use sqlx::Connection;
+                use sqlx::migrate::MigrateDatabase;
                 let server = server.context("no PostgreSQL server URL")?;
                 let name = format!("owp_bench_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = sqlx::postgres::PgConnection::connect(server)
+                let url = crate::store::database_url::url_with_database(server, &name);
+                // Created from the server's maintenance database, as `createdb` does.
+                sqlx::Postgres::create_database(&url)
                     .await
                     .with_context(|| {
                         format!(
-                            "cannot connect to {}",
+                            "cannot create a database at {}",
                             crate::store::database_url::redact_url(server)
                         )
                     })?;
-                // The name is made here from a UUID, never from input.
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await?;
                 Ok(ScratchDb {
-                    url: crate::store::database_url::url_with_database(server, &name),
-                    pg: Some((server.to_string(), name)),
+                    url,
+                    pg: Some(name),
                 })
             }
         }
@@ -63,21 +58,14 @@ impl ScratchDb {
     /// Drops a PostgreSQL scratch database, unless `OWP_BENCH_KEEP_DATABASE` is set: then it
     /// is kept, and its name printed, for a look at its plans after the run.
     pub(super) async fn drop_database(&self) {
-        use sqlx::Connection;
-        if let Some((_, name)) = &self.pg
-            && std::env::var_os("OWP_BENCH_KEEP_DATABASE").is_some()
-        {
+        use sqlx::migrate::MigrateDatabase;
+        let Some(name) = &self.pg else { return };
+        if std::env::var_os("OWP_BENCH_KEEP_DATABASE").is_some() {
             eprintln!("kept the scratch database {name}");
             return;
         }
-        if let Some((server, name)) = &self.pg
-            && let Ok(mut conn) = sqlx::postgres::PgConnection::connect(server).await
-        {
-            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await {
-                eprintln!("warning: could not drop the scratch database {name}: {e}");
-            }
-            let _ = conn.close().await;
+        if let Err(e) = sqlx::Postgres::force_drop_database(&self.url).await {
+            eprintln!("warning: could not drop the scratch database {name}: {e}");
         }
     }
 }
@@ -145,39 +133,43 @@ pub(super) async fn bulk_load(
     if from >= to {
         return Ok(());
     }
-    let skill_ids = skill_set_ids(pool).await?;
-    let repo_case = case_of("n", &repo_ids(pool, repos).await?);
-    let skill_case = case_of("n", &skill_ids);
+    let skills = skill_set_ids(pool).await?;
     let now = crate::store::now_ms();
     let mut start = from;
     while start < to {
         let end = (start + BULK_CHUNK).min(to);
-        // Ids and numbers are integers made here; nothing in this SQL comes from input.
-        let sql = format!(
-            "WITH RECURSIVE g(n) AS (SELECT {start} UNION ALL SELECT n + 1 FROM g WHERE n < {last}) \
+        // Task n goes to the repository ranked n % repos and the skill set ranked n % 4.
+        let loaded = sqlx::query(
+            "WITH RECURSIVE g(n) AS (SELECT $1 UNION ALL SELECT n + 1 FROM g WHERE n < $2), \
+               r(id, k) AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 FROM repos \
+                 WHERE name LIKE 'bench/r%'), \
+               s(id, k) AS (SELECT id, CASE id WHEN $3 THEN 0 WHEN $4 THEN 1 WHEN $5 THEN 2 \
+                 ELSE 3 END FROM skill_sets WHERE id IN ($3, $4, $5, $6)) \
              INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
                skill_set_id, tier, status, extensions, created_at, updated_at) \
-             SELECT 't_bench_' || n, {repo_case}, 'bench task ' || n, '', 1 + n % 3, \
-               {PRIORITY_CASE}, {skill_case}, 0, 'ready', '{{}}', {now}, {now} FROM g",
-            last = end - 1,
+             SELECT 't_bench_' || g.n, r.id, 'bench task ' || g.n, '', 1 + g.n % 3, \
+               CASE g.n % 4 WHEN 0 THEN 0 WHEN 3 THEN 2 ELSE 1 END, s.id, 0, 'ready', '{}', \
+               $7, $7 \
+             FROM g JOIN r ON r.k = g.n % $8 JOIN s ON s.k = g.n % 4",
+        )
+        .bind(start as i64)
+        .bind(end as i64 - 1)
+        .bind(skills[0])
+        .bind(skills[1])
+        .bind(skills[2])
+        .bind(skills[3])
+        .bind(now)
+        .bind(repos as i64)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        anyhow::ensure!(
+            loaded == (end - start) as u64,
+            "loaded {loaded} of tasks {start}..{end}: are the {repos} repositories there?"
         );
-        sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
         start = end;
     }
     Ok(())
-}
-
-/// The ids of the run's repositories, in order.
-async fn repo_ids(pool: &AnyPool, repos: usize) -> anyhow::Result<Vec<i64>> {
-    let mut ids = Vec::new();
-    for r in 0..repos {
-        let id: i64 = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
-            .bind(repo_name(r))
-            .fetch_one(pool)
-            .await?;
-        ids.push(id);
-    }
-    Ok(ids)
 }
 
 /// The path a task of a run with path locks changes: a directory of its own (`src/<name>/**`),
@@ -194,30 +186,41 @@ pub(super) fn bench_pattern(name: &str) -> String {
 /// a lease that could end during the run, and out of the refill's way. No two paths overlap, so
 /// every claim's rule 10 looks the held ones up and lets its candidate through.
 pub(super) async fn load_paths(pool: &AnyPool, repos: usize, held: usize) -> anyhow::Result<()> {
-    sqlx::query(AssertSqlSafe(path_rows_sql("t.status = 'ready'", 0)))
+    sqlx::query(path_rows!("t.status = 'ready'", 0))
         .execute(pool)
         .await?;
     if held == 0 {
         return mark_has_paths(pool).await;
     }
-    let repo_case = case_of("n", &repo_ids(pool, repos).await?);
     let skill_id = skill_set_ids(pool).await?[0];
-    let now = crate::store::now_ms();
-    // Ids and numbers made here; nothing in this SQL comes from input.
-    let sql = format!(
-        "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < {last}) \
+    // Held task n goes to the repository ranked n % repos, as `bulk_load` spreads its tasks.
+    let loaded = sqlx::query(
+        "WITH RECURSIVE g(n) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT n + 1 FROM g \
+             WHERE n < $1), \
+           r(id, k) AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 FROM repos \
+             WHERE name LIKE 'bench/r%') \
          INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
            skill_set_id, tier, status, status_reason, awaits_maintainer, extensions, created_at, \
            updated_at) \
-         SELECT 't_bench_held_' || n, {repo_case}, 'held task ' || n, '', 1, 1, {skill_id}, 0, \
-           'blocked', 'owp bench: holds its path', 1, '{{}}', {now}, {now} FROM g",
-        last = held - 1,
+         SELECT 't_bench_held_' || g.n, r.id, 'held task ' || g.n, '', 1, 1, $2, 0, 'blocked', \
+           'owp bench: holds its path', 1, '{}', $3, $3 \
+         FROM g JOIN r ON r.k = g.n % $4",
+    )
+    .bind(held as i64 - 1)
+    .bind(skill_id)
+    .bind(crate::store::now_ms())
+    .bind(repos as i64)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    anyhow::ensure!(
+        loaded == held as u64,
+        "loaded {loaded} of {held} held tasks: are the {repos} repositories there?"
     );
-    sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
-    sqlx::query(AssertSqlSafe(path_rows_sql(
+    sqlx::query(path_rows!(
         "t.status = 'blocked' AND t.awaits_maintainer = 1",
-        1,
-    )))
+        1
+    ))
     .execute(pool)
     .await?;
     sqlx::query(
@@ -240,19 +243,24 @@ async fn mark_has_paths(pool: &AnyPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The rows of `task_paths` of the tasks `t` that pass `filter`, each with its
+/// The rows of `task_paths` of the tasks `t` that pass the filter, each with its
 /// [`bench_pattern`]: one per prefix of the pattern's base (`''`, `src` and, exact,
-/// `src/<id>`), as `domain::paths::prefixes` makes them.
-fn path_rows_sql(filter: &str, held: u8) -> String {
-    format!(
-        "INSERT INTO task_paths (task_seq, repo_id, source, pattern, prefix, exact, held) \
-         SELECT t.seq, t.repo_id, 'declared', 'src/' || t.id || '/**', \
-           CASE p.level WHEN 0 THEN '' WHEN 1 THEN 'src' ELSE 'src/' || t.id END, \
-           CASE WHEN p.level = 2 THEN 1 ELSE 0 END, {held} \
-         FROM tasks t CROSS JOIN (SELECT 0 AS level UNION ALL SELECT 1 UNION ALL SELECT 2) p \
-         WHERE {filter}"
-    )
+/// `src/<id>`), as `domain::paths::prefixes` makes them. A fixed text for each filter.
+macro_rules! path_rows {
+    ($filter:literal, $held:literal) => {
+        concat!(
+            "INSERT INTO task_paths (task_seq, repo_id, source, pattern, prefix, exact, held) \
+             SELECT t.seq, t.repo_id, 'declared', 'src/' || t.id || '/**', \
+               CASE p.level WHEN 0 THEN '' WHEN 1 THEN 'src' ELSE 'src/' || t.id END, \
+               CASE WHEN p.level = 2 THEN 1 ELSE 0 END, ",
+            $held,
+            " FROM tasks t CROSS JOIN (SELECT 0 AS level UNION ALL SELECT 1 UNION ALL SELECT 2) p \
+             WHERE ",
+            $filter
+        )
+    };
 }
+use path_rows;
 
 /// Adds `count` critical tasks, each held by an open outside blocker (rule 8), so they come first
 /// in the offer order and none may be offered. The triggers of the schema count their blockers.
@@ -265,17 +273,20 @@ pub(super) async fn load_waiting(pool: &AnyPool, count: usize) -> anyhow::Result
         .fetch_one(pool)
         .await?;
     let skill_id = skill_set_ids(pool).await?[0];
-    let now = crate::store::now_ms();
-    // Numbers made here; nothing in this SQL comes from input.
-    let sql = format!(
-        "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < {last}) \
+    sqlx::query(
+        "WITH RECURSIVE g(n) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT n + 1 FROM g \
+             WHERE n < $1) \
          INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
            skill_set_id, tier, status, extensions, created_at, updated_at) \
-         SELECT 't_bench_waiting_' || n, {repo_id}, 'waiting task ' || n, '', 1, 3, {skill_id}, \
-           0, 'ready', '{{}}', {now}, {now} FROM g",
-        last = count - 1,
-    );
-    sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+         SELECT 't_bench_waiting_' || n, $2, 'waiting task ' || n, '', 1, 3, $3, 0, 'ready', \
+           '{}', $4, $4 FROM g",
+    )
+    .bind(count as i64 - 1)
+    .bind(repo_id)
+    .bind(skill_id)
+    .bind(crate::store::now_ms())
+    .execute(pool)
+    .await?;
     sqlx::query(
         "INSERT INTO task_deps (task_seq, blocker_key, position, holds) \
          SELECT seq, 'bench/outside#1', 0, 1 FROM tasks WHERE id LIKE 't_bench_waiting_%'",
@@ -283,16 +294,6 @@ pub(super) async fn load_waiting(pool: &AnyPool, count: usize) -> anyhow::Result
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// `CASE <var> % len WHEN 0 THEN ids[0] … END`.
-pub(super) fn case_of(var: &str, ids: &[i64]) -> String {
-    let mut s = format!("CASE {var} % {} ", ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let _ = write!(s, "WHEN {i} THEN {id} ");
-    }
-    s.push_str("END");
-    s
 }
 
 /// The ids of the four skill sets, created on first use (as an import would).

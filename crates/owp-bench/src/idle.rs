@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use http::{Method, StatusCode};
-use sqlx::{AnyPool, AssertSqlSafe};
+use sqlx::AnyPool;
 
 use super::cpu_use::{CpuProbe, CpuUse};
 use super::data::{ScratchDb, tool_pool};
@@ -315,26 +315,32 @@ pub(super) async fn load_workers(pool: &AnyPool, count: usize) -> anyhow::Result
         .map(|i| format!("owpw_bench{i:08}{run}"))
         .collect();
     for (chunk_no, chunk) in tokens.chunks(LOAD_CHUNK).enumerate() {
-        let values: Vec<String> = chunk
+        // The chunk's digests side by side, each 64 hex digits: worker `first + n` takes the
+        // n-th.
+        let digests: String = chunk
             .iter()
-            .enumerate()
-            .map(|(k, token)| {
-                let i = chunk_no * LOAD_CHUNK + k;
-                // Every value is made here (numbers, hex digests): nothing comes from input.
-                format!(
-                    "('w_idle_{i}', 'idle-{i}', '{}', 'rust', 5, 1, 'idle', {now}, 'online', \
-                     '{{}}', '{{}}', {now}, 0, 0, 0)",
-                    crate::store::workers::hash_token(token)
-                )
-            })
+            .map(|token| crate::store::workers::hash_token(token))
             .collect();
-        let sql = format!(
-            "INSERT INTO workers (id, name, token_hash, skills, capacity_points, \
-             max_concurrent_tasks, status, last_seen_at, presence, capabilities, extensions, \
-             created_at, reputation_opt_in, leaderboard_opt_in, specialist) VALUES {}",
-            values.join(", ")
+        anyhow::ensure!(
+            digests.len() == 64 * chunk.len(),
+            "a token digest is not 64 digits"
         );
-        sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+        sqlx::query(
+            "WITH RECURSIVE g(n) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT n + 1 FROM g \
+                 WHERE n < $2) \
+             INSERT INTO workers (id, name, token_hash, skills, capacity_points, \
+               max_concurrent_tasks, status, last_seen_at, presence, capabilities, extensions, \
+               created_at, reputation_opt_in, leaderboard_opt_in, specialist) \
+             SELECT 'w_idle_' || ($1 + n), 'idle-' || ($1 + n), \
+               substr($3, CAST(n * 64 + 1 AS INTEGER), 64), 'rust', 5, 1, 'idle', $4, 'online', \
+               '{}', '{}', $4, 0, 0, 0 FROM g",
+        )
+        .bind((chunk_no * LOAD_CHUNK) as i64)
+        .bind(chunk.len() as i64 - 1)
+        .bind(digests)
+        .bind(now)
+        .execute(pool)
+        .await?;
     }
     Ok(tokens)
 }

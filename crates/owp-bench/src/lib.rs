@@ -163,8 +163,9 @@ pub struct BenchArgs {
     /// Backends to measure (comma-separated): sqlite, postgres.
     #[arg(long, value_delimiter = ',', default_value = "sqlite")]
     pub backends: Vec<BenchBackend>,
-    /// PostgreSQL server for the postgres runs; each run creates and drops its own database
-    /// (kept, and its name printed, when OWP_BENCH_KEEP_DATABASE is set: for a look at its plans).
+    /// PostgreSQL server for the postgres runs; each run creates and drops its own database from
+    /// the server's `postgres` database, as `createdb` does (kept, and its name printed, when
+    /// OWP_BENCH_KEEP_DATABASE is set: for a look at its plans).
     #[arg(long, env = "OWP_BENCH_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Server processes sharing the database on PostgreSQL, one run per value (e.g. `1,2`).
@@ -311,8 +312,7 @@ const ADMIN: &str = "bench-admin-token";
 /// The test App key of this repository, used when `--github-key` is not given.
 const DEFAULT_GITHUB_KEY: &str = "tests/fixtures/github/test-app-key.pem";
 const WEBHOOK_SECRET: &str = "bench-webhook-secret";
-/// Offer order of the loaded tasks: 0 low … 3 critical.
-const PRIORITY_CASE: &str = "CASE n % 4 WHEN 0 THEN 0 WHEN 3 THEN 2 ELSE 1 END";
+/// Offer order of the loaded tasks (`data::bulk_load` gives task n the priority of n % 4).
 const PRIORITIES: [&str; 4] = ["low", "normal", "normal", "high"];
 const SKILL_SETS: [&[&str]; 4] = [&[], &["rust"], &["docs"], &["rust", "sql"]];
 /// Rows per bulk INSERT statement.
@@ -757,13 +757,12 @@ async fn measure(
         .await?;
         let pool = baseline_pool(backend, &db.url).await?;
         let recycler = Recycler::start(tool.clone(), backend, false);
-        let claim_sql = Arc::new(baseline_claim_sql(backend));
+        let claim_sql = baseline_claim_sql(backend);
         let ids = Arc::new(worker_ids.clone());
         let m = drive(args, args.workers, Probes::default(), |i, clock| {
             let pool = pool.clone();
-            let sql = claim_sql.clone();
             let worker = ids[i].clone();
-            async move { raw_cycle_loop(pool, sql, worker, clock).await }
+            async move { raw_cycle_loop(pool, claim_sql, worker, clock).await }
         })
         .await;
         recycler.stop().await;
@@ -858,14 +857,6 @@ mod tests {
     use super::*;
     use conn::WorkerConn;
     use std::sync::atomic::AtomicUsize;
-
-    #[test]
-    fn case_expressions_list_every_id() {
-        assert_eq!(
-            case_of("n", &[7, 9]),
-            "CASE n % 2 WHEN 0 THEN 7 WHEN 1 THEN 9 END"
-        );
-    }
 
     #[test]
     fn median_of_windows() {

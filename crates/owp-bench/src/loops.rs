@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use http::StatusCode;
 use sqlx::AnyPool;
-use sqlx::AssertSqlSafe;
 
 use super::conn::WorkerConn;
 use super::cpu_use::{CpuProbe, CpuUse};
@@ -302,23 +301,29 @@ pub(super) async fn owp_cycle(
 /// The simplest correct claim: the oldest ready row of the highest priority, no rules. On
 /// PostgreSQL concurrent claimers skip each other's row (`FOR UPDATE SKIP LOCKED`); SQLite has one
 /// writer at a time.
-pub(super) fn baseline_claim_sql(backend: BenchBackend) -> String {
-    let lock = match backend {
-        BenchBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-        BenchBackend::Sqlite | BenchBackend::SqliteSqlx => "",
-    };
-    format!(
-        "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, updated_at = $3 \
-         WHERE seq = (SELECT seq FROM tasks WHERE status = 'ready' AND waiting = 0 \
-                      ORDER BY priority DESC, seq LIMIT 1{lock}) AND status = 'ready' \
-         RETURNING seq, id"
-    )
+pub(super) fn baseline_claim_sql(backend: BenchBackend) -> &'static str {
+    match backend {
+        BenchBackend::Postgres => {
+            "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, updated_at = $3 \
+             WHERE seq = (SELECT seq FROM tasks WHERE status = 'ready' AND waiting = 0 \
+                          ORDER BY priority DESC, seq LIMIT 1 FOR UPDATE SKIP LOCKED) \
+               AND status = 'ready' \
+             RETURNING seq, id"
+        }
+        BenchBackend::Sqlite | BenchBackend::SqliteSqlx => {
+            "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, updated_at = $3 \
+             WHERE seq = (SELECT seq FROM tasks WHERE status = 'ready' AND waiting = 0 \
+                          ORDER BY priority DESC, seq LIMIT 1) \
+               AND status = 'ready' \
+             RETURNING seq, id"
+        }
+    }
 }
 
 /// One worker of the baseline: the same cycle in three plain statements.
 pub(super) async fn raw_cycle_loop(
     pool: AnyPool,
-    claim_sql: Arc<String>,
+    claim_sql: &'static str,
     worker: String,
     clock: Arc<Clock>,
 ) -> LoopStats {
@@ -328,7 +333,7 @@ pub(super) async fn raw_cycle_loop(
         let t0 = Instant::now();
         let now = crate::store::now_ms();
         let lease_id = crate::store::new_id("l");
-        let row = sqlx::query(AssertSqlSafe(claim_sql.as_str()))
+        let row = sqlx::query(claim_sql)
             .bind(&worker)
             .bind(&lease_id)
             .bind(now)
