@@ -142,7 +142,7 @@ pub(super) async fn bulk_load(
         let loaded = sqlx::query(
             "WITH RECURSIVE g(n) AS (SELECT $1 UNION ALL SELECT n + 1 FROM g WHERE n < $2), \
                r(id, k) AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 FROM repos \
-                 WHERE name LIKE 'bench/r%'), \
+                 WHERE name LIKE $9), \
                s(id, k) AS (SELECT id, CASE id WHEN $3 THEN 0 WHEN $4 THEN 1 WHEN $5 THEN 2 \
                  ELSE 3 END FROM skill_sets WHERE id IN ($3, $4, $5, $6)) \
              INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
@@ -160,6 +160,7 @@ pub(super) async fn bulk_load(
         .bind(skills[3])
         .bind(now)
         .bind(repos as i64)
+        .bind(format!("{REPO_PREFIX}%"))
         .execute(pool)
         .await?
         .rows_affected();
@@ -198,7 +199,7 @@ pub(super) async fn load_paths(pool: &AnyPool, repos: usize, held: usize) -> any
         "WITH RECURSIVE g(n) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT n + 1 FROM g \
              WHERE n < $1), \
            r(id, k) AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 FROM repos \
-             WHERE name LIKE 'bench/r%') \
+             WHERE name LIKE $5) \
          INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
            skill_set_id, tier, status, status_reason, awaits_maintainer, extensions, created_at, \
            updated_at) \
@@ -210,6 +211,7 @@ pub(super) async fn load_paths(pool: &AnyPool, repos: usize, held: usize) -> any
     .bind(skill_id)
     .bind(crate::store::now_ms())
     .bind(repos as i64)
+    .bind(format!("{REPO_PREFIX}%"))
     .execute(pool)
     .await?
     .rows_affected();

@@ -848,8 +848,11 @@ fn load_average() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// How the names of a run's repositories begin: `bench/r0`, `bench/r1`, …
+const REPO_PREFIX: &str = "bench/r";
+
 fn repo_name(r: usize) -> String {
-    format!("bench/r{r}")
+    format!("{REPO_PREFIX}{r}")
 }
 
 #[cfg(test)]
