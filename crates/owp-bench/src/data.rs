@@ -139,7 +139,7 @@ pub(super) async fn bulk_load(
     while start < to {
         let end = (start + BULK_CHUNK).min(to);
         // Task n goes to the repository ranked n % repos and the skill set ranked n % 4.
-        let loaded = sqlx::query(
+        let load = sqlx::query(
             "WITH RECURSIVE g(n) AS (SELECT $1 UNION ALL SELECT n + 1 FROM g WHERE n < $2), \
                r(id, k) AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 FROM repos \
                  WHERE name LIKE $9), \
@@ -158,18 +158,33 @@ pub(super) async fn bulk_load(
         .bind(skills[1])
         .bind(skills[2])
         .bind(skills[3])
-        .bind(now)
+        .bind(now);
+        spread_over_repos(pool, load, repos, end - start, "tasks").await?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// Runs a load whose row n goes to the repository ranked n % `repos` among the run's (the
+/// load's last two parameters: that count and the names' `LIKE` pattern), and checks that it
+/// wrote all `expected` rows: a repository missing would leave some out.
+async fn spread_over_repos(
+    pool: &AnyPool,
+    load: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    repos: usize,
+    expected: usize,
+    what: &str,
+) -> anyhow::Result<()> {
+    let loaded = load
         .bind(repos as i64)
         .bind(format!("{REPO_PREFIX}%"))
         .execute(pool)
         .await?
         .rows_affected();
-        anyhow::ensure!(
-            loaded == (end - start) as u64,
-            "loaded {loaded} of tasks {start}..{end}: are the {repos} repositories there?"
-        );
-        start = end;
-    }
+    anyhow::ensure!(
+        loaded == expected as u64,
+        "loaded {loaded} of {expected} {what}: are the {repos} repositories there?"
+    );
     Ok(())
 }
 
@@ -195,7 +210,7 @@ pub(super) async fn load_paths(pool: &AnyPool, repos: usize, held: usize) -> any
     }
     let skill_id = skill_set_ids(pool).await?[0];
     // Held task n goes to the repository ranked n % repos, as `bulk_load` spreads its tasks.
-    let loaded = sqlx::query(
+    let load = sqlx::query(
         "WITH RECURSIVE g(n) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT n + 1 FROM g \
              WHERE n < $1), \
            r(id, k) AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 FROM repos \
@@ -209,16 +224,8 @@ pub(super) async fn load_paths(pool: &AnyPool, repos: usize, held: usize) -> any
     )
     .bind(held as i64 - 1)
     .bind(skill_id)
-    .bind(crate::store::now_ms())
-    .bind(repos as i64)
-    .bind(format!("{REPO_PREFIX}%"))
-    .execute(pool)
-    .await?
-    .rows_affected();
-    anyhow::ensure!(
-        loaded == held as u64,
-        "loaded {loaded} of {held} held tasks: are the {repos} repositories there?"
-    );
+    .bind(crate::store::now_ms());
+    spread_over_repos(pool, load, repos, held, "held tasks").await?;
     sqlx::query(path_rows!(
         "t.status = 'blocked' AND t.awaits_maintainer = 1",
         1
