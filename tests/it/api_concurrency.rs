@@ -1,5 +1,5 @@
 //! Many workers claiming at once, against one server and against two server processes sharing one
-//! SQLite file: no scheduling rule of contract section 5 may break, at any moment we can observe.
+//! database (PostgreSQL when `OWP_TEST_DATABASE_URL` is set, otherwise one SQLite file): no scheduling rule of contract section 5 may break, at any moment we can observe.
 //!
 //! Two independent observers check the rules:
 //! - every successful claim is recorded with the moments it was surely held (from the claim's
@@ -628,14 +628,14 @@ async fn run(sc: Scenario) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_rule_breaks_under_concurrent_claims() {
-    let server = Arc::new(Server::start().await);
+    let server = Arc::new(Server::start_preferring_postgres(&[]).await);
     let sc = setup(vec![server.clone()], 7).await;
     run(sc).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_rule_breaks_with_two_servers_on_one_database() {
-    let a = Arc::new(Server::start().await);
+    let a = Arc::new(Server::start_preferring_postgres(&[]).await);
     let b = Arc::new(a.start_sharing(&[]).await);
     let sc = setup(vec![a.clone(), b.clone()], 11).await;
     run(sc).await;
@@ -643,7 +643,7 @@ async fn no_rule_breaks_with_two_servers_on_one_database() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_claims_for_one_task_give_it_to_one_worker() {
-    let s = Arc::new(Server::start().await);
+    let s = Arc::new(Server::start_preferring_postgres(&[]).await);
     s.upsert_repo("race/one", 10, true).await;
     let ids = s.import_ids("race/one", json!([{"title": "only"}])).await;
     let mut tokens = Vec::new();

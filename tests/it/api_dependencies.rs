@@ -1,7 +1,7 @@
 //! Dependencies (contract section 8): `blocked_by` on import, `blocked_by` and `waiting_on` on
 //! every task, the two 422 codes, and rule 8 of section 5 — a task that waits on a blocker is
-//! never offered and stays `ready` until every blocker is `merged` or `cancelled`. Runs on
-//! SQLite, or on PostgreSQL when `OWP_TEST_DATABASE_URL` is set.
+//! never offered and stays `ready` until every blocker is `merged` or `cancelled`. On SQLite; the
+//! racing claims on PostgreSQL when `OWP_TEST_DATABASE_URL` is set.
 
 use crate::support;
 
@@ -213,7 +213,7 @@ async fn re_import_replaces_blockers_and_yaml_carries_them() {
 
 #[tokio::test]
 async fn a_long_poll_wakes_within_a_second_of_the_blocker_merging() {
-    let s = Arc::new(Server::start().await);
+    let s = Arc::new(Server::start_preferring_postgres(&[]).await);
     s.upsert_repo("acme/poll", 10, true).await;
     let ids = s
         .import_ids(
@@ -259,7 +259,7 @@ async fn a_long_poll_wakes_within_a_second_of_the_blocker_merging() {
 async fn racing_claims_while_the_blocker_merges_take_dependants_only_after() {
     const DEPENDANTS: usize = 12;
     const WORKERS: usize = 8;
-    let s = Arc::new(Server::start().await);
+    let s = Arc::new(Server::start_preferring_postgres(&[]).await);
     s.upsert_repo("acme/race", 100, false).await;
     let mut tasks = vec![json!({"key": "root", "title": "root"})];
     for i in 0..DEPENDANTS {

@@ -114,10 +114,10 @@ async fn paths_hold_and_free(s: &Server) {
     assert_eq!(&next, login);
 }
 
-/// On the backend `OWP_TEST_DATABASE_URL` chooses (PostgreSQL in CI).
+/// On PostgreSQL when `OWP_TEST_DATABASE_URL` names a server (as in CI), otherwise SQLite.
 #[tokio::test]
 async fn overlapping_paths_are_held_one_task_at_a_time() {
-    let s = Server::start().await;
+    let s = Server::start_preferring_postgres(&[]).await;
     paths_hold_and_free(&s).await;
 }
 

@@ -14,7 +14,7 @@ use crate::support::{Server, ts};
 #[tokio::test]
 async fn heartbeats_on_one_replica_keep_the_worker_online_on_the_other() {
     let env = [("OWP_HEARTBEAT_TTL_SECONDS", "2")];
-    let a = Server::start_with_env(&env).await;
+    let a = Server::start_preferring_postgres(&env).await;
     let b = a.start_sharing(&env).await;
     let (wid, token) = a.register_worker("roaming", &[], 5, 1).await;
     let start = Instant::now();
@@ -43,7 +43,7 @@ async fn heartbeats_on_one_replica_keep_the_worker_online_on_the_other() {
 #[cfg(unix)]
 #[tokio::test]
 async fn a_renewal_outlives_the_replica_that_answered_it() {
-    let a = Server::start().await;
+    let a = Server::start_preferring_postgres(&[]).await;
     let b = a.start_sharing(&[]).await;
     a.upsert_repo("acme/presence", 3, true).await;
     a.import("acme/presence", json!([{"title": "held"}])).await;

@@ -408,7 +408,7 @@ async fn the_preview_agrees_with_the_claim_on_postgres() {
     if !crate::services::postgres_enabled(test) {
         return;
     }
-    let s = Server::start().await;
+    let s = Server::start_preferring_postgres(&[]).await;
     let TestDatabase::Postgres { url, .. } = &s.database else {
         panic!("the harness did not pick PostgreSQL");
     };

@@ -507,7 +507,7 @@ async fn an_approved_lease_comes_first_and_is_spent_when_it_ends_without_a_pull_
 /// `not_chosen`), and the review budget holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_approvals_grant_one_lease_and_keep_the_budget() {
-    let a = Arc::new(Server::start().await);
+    let a = Arc::new(Server::start_preferring_postgres(&[]).await);
     let b = Arc::new(a.start_sharing(&[]).await);
     plan_repo(&a, "plan/race", 3, Some(1)).await;
     const ROUNDS: usize = 6;
@@ -570,7 +570,7 @@ async fn racing_approvals_grant_one_lease_and_keep_the_budget() {
 /// open on a task, at most 3 open of one worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_proposals_keep_the_limits() {
-    let a = Arc::new(Server::start().await);
+    let a = Arc::new(Server::start_preferring_postgres(&[]).await);
     let b = Arc::new(a.start_sharing(&[]).await);
     plan_repo(&a, "plan/crowd", 3, None).await;
     let titles: Vec<Value> = (0..7).map(|i| json!({"title": format!("t{i}")})).collect();

@@ -1,7 +1,8 @@
 //! Requirements on capabilities (contract section 8): `requires` on import (JSON and YAML) and on
 //! every task object, its limits (422 naming the field), and rule 9 of section 5 — a task is
 //! offered only to workers whose `capabilities` hold every requirement with an equal value, under
-//! racing claims too. Runs on SQLite, or on PostgreSQL when `OWP_TEST_DATABASE_URL` is set.
+//! racing claims too. On SQLite; the racing claims on PostgreSQL when `OWP_TEST_DATABASE_URL` is
+//! set.
 
 use crate::support;
 
@@ -134,7 +135,7 @@ async fn requires_beyond_its_limits_is_refused_and_nothing_is_imported() {
 async fn racing_claims_never_take_a_task_whose_requirement_the_worker_lacks() {
     const TASKS: usize = 24;
     const WORKERS: usize = 8;
-    let s = Arc::new(Server::start().await);
+    let s = Arc::new(Server::start_preferring_postgres(&[]).await);
     s.upsert_repo("acme/req-race", 100, false).await;
     let tasks: Vec<Value> = (0..TASKS)
         .map(|i| {

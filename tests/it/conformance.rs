@@ -237,7 +237,7 @@ async fn the_runner_passes_against_owp_serve_on_postgres() {
     if !crate::services::postgres_enabled("the_runner_passes_against_owp_serve_on_postgres") {
         return;
     }
-    let server = Server::start_with_env(&SUITE_TTLS).await;
+    let server = Server::start_preferring_postgres(&SUITE_TTLS).await;
     assert!(matches!(
         server.database,
         support::TestDatabase::Postgres { .. }

@@ -269,7 +269,7 @@ async fn a_postgres_replica_killed_mid_claim_leaves_every_task_whole() {
         return;
     }
     sqlx::any::install_default_drivers();
-    let a = Arc::new(Server::start().await);
+    let a = Arc::new(Server::start_preferring_postgres(&[]).await);
     let TestDatabase::Postgres { url, .. } = &a.database else {
         panic!("the harness did not pick PostgreSQL");
     };

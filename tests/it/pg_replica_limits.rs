@@ -47,7 +47,7 @@ async fn two_replicas_allow_what_one_allows() {
         ("OWP_RATE_AUTH_FAILURES_PER_MINUTE", failures.as_str()),
         ("OWP_RATE_PREVIEWS_PER_MINUTE", previews.as_str()),
     ];
-    let a = Server::start_with_env(&env).await;
+    let a = Server::start_preferring_postgres(&env).await;
     assert!(
         matches!(a.database, TestDatabase::Postgres { .. }),
         "the harness did not pick PostgreSQL"
@@ -119,7 +119,7 @@ async fn a_second_long_poll_on_another_replica_ends_the_first() {
     if !postgres_enabled("a_second_long_poll_on_another_replica_ends_the_first") {
         return;
     }
-    let a = Arc::new(Server::start_with_env(&[]).await);
+    let a = Arc::new(Server::start_preferring_postgres(&[]).await);
     let b = Arc::new(a.start_sharing(&[]).await);
     let (_, token) = a.register_worker("poller", &[], 5, 1).await;
     let poll = |s: Arc<Server>, token: String| {

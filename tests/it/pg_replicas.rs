@@ -24,7 +24,7 @@ fn finish(servers: Vec<Arc<Server>>) {
 }
 
 async fn two_replicas(env: &[(&str, &str)]) -> (Arc<Server>, Arc<Server>) {
-    let a = Server::start_with_env(env).await;
+    let a = Server::start_preferring_postgres(env).await;
     assert!(
         matches!(a.database, TestDatabase::Postgres { .. }),
         "the harness did not pick PostgreSQL"

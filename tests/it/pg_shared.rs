@@ -37,7 +37,7 @@ async fn a_first_start_on_postgresql_makes_one_admin_token_for_every_replica() {
     if !postgres_enabled("a_first_start_on_postgresql_makes_one_admin_token_for_every_replica") {
         return;
     }
-    let a = Server::start_without_admin_token(&[]).await;
+    let a = Server::start_preferring_postgres_without_admin_token().await;
     assert!(matches!(a.database, TestDatabase::Postgres { .. }));
     let b = a.start_replica(None, &[]).await;
     let token = env_local_token(&a).expect("the first replica saves the token it generated");
@@ -102,7 +102,7 @@ async fn the_admin_token_rotates_across_replicas_without_a_refusal() {
     let old = format!("old-{}", uuid::Uuid::new_v4().simple());
     let new = format!("new-{}", uuid::Uuid::new_v4().simple());
     let both = format!("{new},{old}");
-    let first = Server::start_with_env(&STRICT).await;
+    let first = Server::start_preferring_postgres(&STRICT).await;
     let db = first.database.clone();
     let mut pool = Replicas {
         a: (
@@ -162,7 +162,7 @@ async fn a_generated_admin_token_is_retired_across_replicas_as_written() {
     if !postgres_enabled("a_generated_admin_token_is_retired_across_replicas_as_written") {
         return;
     }
-    let mut first = Server::start_without_admin_token(&[]).await;
+    let mut first = Server::start_preferring_postgres_without_admin_token().await;
     let generated = env_local_token(&first).expect("the first start generates a token");
     let digest = owp::config::AdminTokens::digest_hex(&generated);
     assert_eq!(kept_digest(&first).await.as_deref(), Some(digest.as_str()));
@@ -279,7 +279,7 @@ async fn the_app_setup_and_its_credentials_reach_every_replica() {
     let fake = github_support::FakeGithub::start().await;
     let api = fake.url().to_string();
     let env = [("GITHUB_API_URL", api.as_str())];
-    let a = Server::start_with_env(&env).await;
+    let a = Server::start_preferring_postgres(&env).await;
     let mut b = a.start_replica(Some(&a.admin_token), &env).await;
     let link_a = setup_link(&a);
     let key = link_a.split("?key=").nth(1).unwrap().to_string();

@@ -41,6 +41,12 @@ pub fn postgres_enabled(test: &str) -> bool {
     set
 }
 
+/// Whether the tests that name no backend run on PostgreSQL too (`OWP_TEST_BACKEND=postgres`, with
+/// `OWP_TEST_DATABASE_URL` naming the server); otherwise they run on SQLite, the default backend.
+pub fn postgres_by_default() -> bool {
+    std::env::var("OWP_TEST_BACKEND").is_ok_and(|b| b.trim().eq_ignore_ascii_case("postgres"))
+}
+
 /// The PostgreSQL server URL of `OWP_TEST_DATABASE_URL`, trimmed, when it is set and not empty.
 pub fn postgres_url() -> Option<String> {
     std::env::var("OWP_TEST_DATABASE_URL")

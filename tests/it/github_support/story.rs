@@ -179,9 +179,10 @@ impl Story {
     }
 
     /// A story whose repository has `.github/owp.yml` = `settings` (when given), with the
-    /// service configured by `configure`.
+    /// service configured by `configure`: on SQLite, the default backend, unless
+    /// `OWP_TEST_BACKEND` is `postgres` (the stories named for PostgreSQL use [`Story::on`]).
     pub async fn with(settings: Option<&str>, configure: impl FnOnce(&mut ServeConfig)) -> Story {
-        Story::on(true, settings, configure).await
+        Story::on(crate::services::postgres_by_default(), settings, configure).await
     }
 
     /// A story on SQLite (`postgres` false), or on PostgreSQL when `OWP_TEST_DATABASE_URL` names

@@ -4,9 +4,12 @@
 //! database in a temporary directory, and talks to it over HTTP. The child is killed when the
 //! [`Server`] is dropped; when a test fails, the tail of the server's log is printed.
 //!
-//! Database backend: SQLite by default. [`TestDatabase::from_env`] is the one place that chooses
-//! the database arguments; setting `OWP_TEST_DATABASE_URL` (a PostgreSQL server URL) makes every
-//! server use a fresh database created on that server instead.
+//! Database backend: [`TestDatabase::fresh`] is the one place that chooses it. A test of one
+//! server answering requests runs on SQLite, the default backend, unless `OWP_TEST_BACKEND` is
+//! `postgres`. A test of what several connections or processes do at once (claims racing, two
+//! servers on one database) and a test named for PostgreSQL start with
+//! [`Server::start_preferring_postgres`]: a fresh database on the server `OWP_TEST_DATABASE_URL`
+//! names, when it names one (as in CI), and SQLite otherwise.
 
 use crate::pg_scratch;
 
@@ -24,9 +27,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-/// Environment variable naming a PostgreSQL server to run the suite against.
-pub const TEST_DATABASE_URL_VAR: &str = "OWP_TEST_DATABASE_URL";
 
 /// The per-address rate limits every test server starts with, unless the test sets its own.
 pub const GENEROUS_RATES: [(&str, &str); 6] = [
@@ -65,11 +65,14 @@ pub enum TestDatabase {
 }
 
 impl TestDatabase {
-    /// The hook choosing the backend: PostgreSQL when `OWP_TEST_DATABASE_URL` is set, otherwise a
-    /// migrated SQLite file inside `dir` (`sqlite_scratch`).
-    pub async fn from_env(dir: &Path) -> TestDatabase {
-        match std::env::var(TEST_DATABASE_URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => fresh_postgres_database(url.trim()).await,
+    /// The hook choosing the backend: a fresh PostgreSQL database when `postgres` is asked for
+    /// (or `OWP_TEST_BACKEND` is `postgres`) and `OWP_TEST_DATABASE_URL` names a server,
+    /// otherwise a migrated SQLite file inside `dir` (`sqlite_scratch`).
+    pub async fn fresh(dir: &Path, postgres: bool) -> TestDatabase {
+        match crate::services::postgres_url() {
+            Some(url) if postgres || crate::services::postgres_by_default() => {
+                fresh_postgres_database(&url).await
+            }
             _ => {
                 let path = dir.join("owp.db");
                 crate::sqlite_scratch::migrated_copy(&path).await;
@@ -160,25 +163,40 @@ impl Server {
     /// A server whose working directory holds these files (`env.local`, `.env`, …) at start.
     pub async fn start_with_files(files: &[(&str, &str)], env: &[(&str, &str)]) -> Server {
         let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
-        Server::start_fresh(files, Some(admin_token), env).await
+        Server::start_fresh(files, Some(admin_token), env, false).await
     }
 
     /// A server started without `OWP_ADMIN_TOKEN` (a newcomer's first run). Its `admin_token`
     /// is empty until the test finds out the token the server chose.
     pub async fn start_without_admin_token(files: &[(&str, &str)]) -> Server {
-        Server::start_fresh(files, None, &[]).await
+        Server::start_fresh(files, None, &[], false).await
+    }
+
+    /// A server with these environment variables on a fresh PostgreSQL database when
+    /// `OWP_TEST_DATABASE_URL` names a server, and on SQLite otherwise: for the tests of claims
+    /// racing and of servers sharing a database, and the tests named for PostgreSQL (which check
+    /// `services::postgres_enabled` first).
+    pub async fn start_preferring_postgres(env: &[(&str, &str)]) -> Server {
+        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        Server::start_fresh(&[], Some(admin_token), env, true).await
+    }
+
+    /// [`Server::start_preferring_postgres`], started without `OWP_ADMIN_TOKEN`.
+    pub async fn start_preferring_postgres_without_admin_token() -> Server {
+        Server::start_fresh(&[], None, &[], true).await
     }
 
     async fn start_fresh(
         files: &[(&str, &str)],
         admin_token: Option<String>,
         env: &[(&str, &str)],
+        postgres: bool,
     ) -> Server {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         for (name, content) in files {
             std::fs::write(dir.path().join(name), content).expect("write a start-up file");
         }
-        let database = TestDatabase::from_env(dir.path()).await;
+        let database = TestDatabase::fresh(dir.path(), postgres).await;
         let mut server = Server::spawn(dir, database, admin_token, env).await;
         server.owns_database = true;
         server
