@@ -1,5 +1,6 @@
 //! Many workers claiming at once, against one server and against two server processes sharing one
-//! database (PostgreSQL when `OWP_TEST_DATABASE_URL` is set, otherwise one SQLite file): no scheduling rule of contract section 5 may break, at any moment we can observe.
+//! database (PostgreSQL when `OWP_TEST_DATABASE_URL` is set, otherwise one SQLite file): no
+//! scheduling rule of contract section 5 may break, at any moment we can observe.
 //!
 //! Two independent observers check the rules:
 //! - every successful claim is recorded with the moments it was surely held (from the claim's

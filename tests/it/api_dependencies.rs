@@ -1,7 +1,8 @@
 //! Dependencies (contract section 8): `blocked_by` on import, `blocked_by` and `waiting_on` on
 //! every task, the two 422 codes, and rule 8 of section 5 — a task that waits on a blocker is
 //! never offered and stays `ready` until every blocker is `merged` or `cancelled`. On SQLite; the
-//! racing claims on PostgreSQL when `OWP_TEST_DATABASE_URL` is set.
+//! racing claims and the long poll woken by another request's commit on PostgreSQL when
+//! `OWP_TEST_DATABASE_URL` is set.
 
 use crate::support;
 

@@ -4,12 +4,13 @@
 //! database in a temporary directory, and talks to it over HTTP. The child is killed when the
 //! [`Server`] is dropped; when a test fails, the tail of the server's log is printed.
 //!
-//! Database backend: [`TestDatabase::fresh`] is the one place that chooses it. A test of one
-//! server answering requests runs on SQLite, the default backend, unless `OWP_TEST_BACKEND` is
-//! `postgres`. A test of what several connections or processes do at once (claims racing, two
-//! servers on one database) and a test named for PostgreSQL start with
-//! [`Server::start_preferring_postgres`]: a fresh database on the server `OWP_TEST_DATABASE_URL`
-//! names, when it names one (as in CI), and SQLite otherwise.
+//! Database backend: [`TestDatabase::fresh`] is the one place that chooses a server's (the
+//! stories choose theirs in `Story::with`, by the same rule). A test of one server answering
+//! requests runs on SQLite, the default backend, unless `OWP_TEST_BACKEND` is `postgres`. A test
+//! of what several connections or processes do at once (claims racing, two servers on one
+//! database) and a test named for PostgreSQL start with [`Server::start_preferring_postgres`]: a
+//! fresh database on the server `OWP_TEST_DATABASE_URL` names, when it names one (as in CI), and
+//! SQLite otherwise.
 
 use crate::pg_scratch;
 
@@ -125,6 +126,11 @@ impl TestDatabase {
     }
 }
 
+/// An admin token of the test's own, for a server it starts.
+fn fresh_admin_token() -> String {
+    format!("admin-{}", uuid::Uuid::new_v4().simple())
+}
+
 /// Creates a database named `owp_test_<random>` holding the schema on the PostgreSQL server of
 /// `base_url`.
 async fn fresh_postgres_database(base_url: &str) -> TestDatabase {
@@ -162,8 +168,7 @@ impl Server {
 
     /// A server whose working directory holds these files (`env.local`, `.env`, …) at start.
     pub async fn start_with_files(files: &[(&str, &str)], env: &[(&str, &str)]) -> Server {
-        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
-        Server::start_fresh(files, Some(admin_token), env, false).await
+        Server::start_fresh(files, Some(fresh_admin_token()), env, false).await
     }
 
     /// A server started without `OWP_ADMIN_TOKEN` (a newcomer's first run). Its `admin_token`
@@ -177,8 +182,7 @@ impl Server {
     /// racing and of servers sharing a database, and the tests named for PostgreSQL (which check
     /// `services::postgres_enabled` first).
     pub async fn start_preferring_postgres(env: &[(&str, &str)]) -> Server {
-        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
-        Server::start_fresh(&[], Some(admin_token), env, true).await
+        Server::start_fresh(&[], Some(fresh_admin_token()), env, true).await
     }
 
     /// [`Server::start_preferring_postgres`], started without `OWP_ADMIN_TOKEN`.
@@ -212,11 +216,10 @@ impl Server {
     /// `OWP_TEST_DATABASE_URL` says.
     pub async fn start_on_sqlite_with_env(db: &Path, env: &[(&str, &str)]) -> Server {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
         Server::spawn(
             dir,
             TestDatabase::Sqlite(db.to_path_buf()),
-            Some(admin_token),
+            Some(fresh_admin_token()),
             env,
         )
         .await
